@@ -1,0 +1,85 @@
+"""What every subcommand shares: global options, error mapping, and the result line."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ganctl.errors import GanctlError
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables (logs still written).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logging.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result as the last line.")]
+
+
+@dataclass
+class Globals:
+    device: str = "auto"
+    seed: int = 0
+    quiet: bool = False
+    verbose: bool = False
+    json: bool = False
+
+    @property
+    def console(self) -> Console:
+        # progress and tables go to stderr so stdout stays clean for --json and shell pipelines
+        return Console(stderr=True, quiet=self.quiet or not _is_rank_zero())
+
+
+def _is_rank_zero() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def run(g: Globals, body: Callable[[], dict[str, Any] | None]) -> None:
+    """Run a command body: one line per failure, exit codes from the error class, tracebacks on --verbose."""
+    logging.basicConfig(level=logging.DEBUG if g.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not g.verbose:
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\..*")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        result = body()
+    except GanctlError as e:
+        if g.verbose:
+            traceback.print_exc()
+        _fail(str(e), e.exit_code, g)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130, g)
+    except MemoryError:
+        _fail("out of memory (try a smaller --batch-size)", 9, g)
+    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a clear line
+        if g.verbose:
+            traceback.print_exc()
+        name = type(e).__name__
+        if "out of memory" in str(e).lower():
+            _fail(f"out of memory on the device ({name}); try a smaller --batch-size", 9, g)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        _fail(f"internal error: {name}: {first[:200]} (rerun with --verbose for the traceback)", 70, g)
+    else:
+        if result is not None and _is_rank_zero():
+            emit(result, g)
+
+
+def _fail(message: str, code: int, g: Globals) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if g.json and _is_rank_zero():
+        print(json.dumps({"ok": False, "error": message, "exit_code": code}))
+    raise typer.Exit(code)
+
+
+def emit(result: dict[str, Any], g: Globals) -> None:
+    """The last stdout line: JSON with --json, else the main output path (conventions 1)."""
+    if g.json:
+        print(json.dumps({"ok": True, **result}, default=str))
+    elif "output" in result:
+        print(result["output"])

@@ -1,0 +1,67 @@
+"""Device selection and seed derivation: one --seed, many independent, reproducible streams."""
+from __future__ import annotations
+
+import hashlib
+import random
+
+import numpy as np
+import torch
+
+from ganctl.errors import UsageError
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """'auto' picks the GPU when there is one; an explicit cuda request without CUDA is an error."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cpu":
+        return torch.device("cpu")
+    if spec.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {spec}: CUDA is not available on this machine (use --device cpu or auto)")
+        try:
+            dev = torch.device(spec)
+        except RuntimeError as e:
+            raise UsageError(f"--device {spec}: not a valid device ({e})") from e
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) present")
+        return dev
+    raise UsageError(f"--device {spec!r}: expected auto, cpu, cuda or cuda:N")
+
+
+def derive_seed(seed: int, purpose: str, rank: int = 0) -> int:
+    """A stable 63-bit seed for one purpose (data order, noise, eval) and rank, independent of the others."""
+    digest = hashlib.sha256(f"{seed}/{purpose}/{rank}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (1 << 32))
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    """Every global RNG state as tensors/plain types (checkpoint-safe with weights_only=True)."""
+    py = random.getstate()
+    np_state = np.random.get_state()
+    state = {
+        "python": [py[0], list(py[1]), py[2]],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
+                  float(np_state[4])],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

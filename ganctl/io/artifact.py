@@ -1,0 +1,157 @@
+"""Self-describing model artifacts: safetensors weights + a JSON spec that rebuilds the module.
+
+A generator artifact is rebuilt from the file alone: `build_generator(spec)`, then the
+decomposition plan (compressed models) is replayed, then the weights load strictly.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+import ganctl
+from ganctl.errors import GanctlError, InputFileError
+from ganctl.io.atomic import atomic_target, file_sha256
+
+ARTIFACT_VERSION = 1
+KINDS = {"generator": "ganctl.generator", "discriminator": "ganctl.discriminator"}
+
+
+@dataclass
+class ArtifactInfo:
+    path: str
+    kind: str
+    version: int
+    spec: dict[str, Any]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    num_params: int = 0
+    nonzero_params: int = 0
+    sha256: str = ""
+
+
+def _state_for_saving(module: nn.Module) -> dict[str, torch.Tensor]:
+    # clone: safetensors refuses shared storage, and tied/aliased buffers are common under parametrizations
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+
+
+def save_module(path: str | Path, module: nn.Module, kind: str, provenance: dict | None = None) -> None:
+    """Save weights + spec atomically; `module.spec` must rebuild an identical module."""
+    spec = getattr(module, "spec", None)
+    if not isinstance(spec, dict):
+        raise TypeError(f"{type(module).__name__} has no .spec dict; cannot write a self-describing artifact")
+    prov = {"ganctl_version": ganctl.__version__, **(provenance or {})}
+    metadata = {
+        "format": KINDS[kind],
+        "version": str(ARTIFACT_VERSION),
+        "spec": json.dumps(spec, sort_keys=True),
+        "provenance": json.dumps(prov, sort_keys=True, default=str),
+        "num_params": str(sum(p.numel() for p in module.parameters())),
+        "nonzero_params": str(sum(int(torch.count_nonzero(p)) for p in module.parameters())),
+    }
+    with atomic_target(path) as tmp:
+        save_file(_state_for_saving(module), str(tmp), metadata=metadata)
+
+
+def save_generator(path: str | Path, module: nn.Module, provenance: dict | None = None) -> None:
+    save_module(path, module, "generator", provenance)
+
+
+def save_discriminator(path: str | Path, module: nn.Module, provenance: dict | None = None) -> None:
+    save_module(path, module, "discriminator", provenance)
+
+
+def _read_metadata(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise InputFileError("artifact not found", path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise InputFileError(f"not a readable .safetensors file ({str(e).splitlines()[0][:120]})", path) from e
+
+
+def read_artifact(path: str | Path, expect_kind: str | None = None, with_hash: bool = True) -> ArtifactInfo:
+    """Read and validate the header only (no model is built)."""
+    path = Path(path)
+    meta = _read_metadata(path)
+    fmt = meta.get("format")
+    kind = next((k for k, v in KINDS.items() if v == fmt), None)
+    if kind is None:
+        raise InputFileError("not a ganctl artifact (safetensors metadata has no ganctl format tag)", path)
+    if expect_kind is not None and kind != expect_kind:
+        raise InputFileError(f"is a {kind} artifact, expected a {expect_kind}", path)
+    try:
+        version = int(meta.get("version", ""))
+    except ValueError:
+        raise InputFileError(f"artifact version {meta.get('version')!r} is not an integer", path) from None
+    if version != ARTIFACT_VERSION:
+        raise InputFileError(f"artifact version {version} is not supported (expected {ARTIFACT_VERSION})", path)
+    try:
+        spec = json.loads(meta["spec"])
+        provenance = json.loads(meta.get("provenance", "{}"))
+    except (KeyError, json.JSONDecodeError) as e:
+        raise InputFileError(f"artifact spec metadata is missing or not valid JSON ({e})", path) from e
+    if not isinstance(spec, dict) or not isinstance(provenance, dict):
+        raise InputFileError("artifact spec/provenance metadata must be JSON objects", path)
+    try:
+        num, nonzero = int(meta.get("num_params", 0)), int(meta.get("nonzero_params", 0))
+    except ValueError:
+        raise InputFileError("artifact parameter counts in the metadata are not integers", path) from None
+    return ArtifactInfo(str(path), kind, version, spec, provenance, num, nonzero,
+                        file_sha256(path) if with_hash else "")
+
+
+def build_from_spec(kind: str, spec: dict[str, Any], path: str | Path | None = None) -> nn.Module:
+    """Rebuild an (untrained) module from its spec, replaying a decomposition plan when present."""
+    from ganctl import models
+
+    try:
+        module = models.build_generator(spec) if kind == "generator" else models.build_discriminator(spec)
+        plan = spec.get("decomposition")
+        if plan:
+            from ganctl.compress.plan import apply_plan
+
+            apply_plan(module, plan)
+            module.spec = spec
+    except GanctlError as e:
+        raise InputFileError(f"spec cannot be rebuilt: {e}", path) from e
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputFileError(f"spec cannot be rebuilt ({type(e).__name__}: {e})", path) from e
+    return module
+
+
+def load_module(path: str | Path, kind: str, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
+    path = Path(path)
+    info = read_artifact(path, expect_kind=kind)
+    module = build_from_spec(kind, info.spec, path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as e:
+        raise InputFileError(f"artifact tensors are unreadable ({e})", path) from e
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise InputFileError(
+            f"weights do not match the spec ({len(missing)} missing, e.g. {missing[:2]}; "
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]})", path)
+    bad = [k for k in own if own[k].shape != state[k].shape]
+    if bad:
+        raise InputFileError(f"weight shapes do not match the spec: {bad[0]} is {tuple(state[bad[0]].shape)}, "
+                             f"spec needs {tuple(own[bad[0]].shape)}", path)
+    module.load_state_dict(state, strict=True)
+    return module.to(device).eval(), info
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
+    return load_module(path, "generator", device)
+
+
+def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
+    return load_module(path, "discriminator", device)

@@ -1,0 +1,49 @@
+"""Training/search/compress checkpoints: tensors and plain types only, loaded with weights_only=True."""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganctl.errors import InputFileError
+from ganctl.io.atomic import atomic_target
+
+CHECKPOINT_FORMAT = "ganctl.checkpoint"
+CHECKPOINT_VERSION = 1
+CHECKPOINT_KINDS = ("train", "search", "compress")
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write atomically; the previous checkpoint stays readable until the new one is complete."""
+    kind = state.get("kind")
+    if kind not in CHECKPOINT_KINDS:
+        raise ValueError(f"checkpoint kind must be one of {CHECKPOINT_KINDS}, got {kind!r}")
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
+    with atomic_target(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path, expect_kind: str | None = None) -> dict[str, Any]:
+    """Load without executing code; every failure is one line naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError("checkpoint not found", path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputFileError(f"not a readable ganctl checkpoint ({first[:160]})", path) from e
+    except Exception as e:  # noqa: BLE001 - any unpickling failure of a foreign file is bad input
+        raise InputFileError(f"not a readable ganctl checkpoint ({type(e).__name__})", path) from e
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise InputFileError("not a ganctl checkpoint (missing format tag)", path)
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise InputFileError(
+            f"checkpoint version {state.get('version')!r} is not supported (expected {CHECKPOINT_VERSION})", path
+        )
+    if expect_kind is not None and state.get("kind") != expect_kind:
+        raise InputFileError(f"is a {state.get('kind')!r} checkpoint, expected {expect_kind!r}", path)
+    return state
