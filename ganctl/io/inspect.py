@@ -71,5 +71,5 @@ def _describe_run(path: Path) -> dict[str, Any]:
     status = json.loads((path / STATUS).read_text()) if (path / STATUS).exists() else {"finished": False}
     stats = read_stats(path)
     files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
-    return {"path": str(path), "kind": "run", "command": config.get("command"), "finished": bool(status.get("finished")),
-            "last_stats": stats[-1] if stats else None, "files": files}
+    return {"path": str(path), "kind": "run", "command": config.get("command"),
+            "finished": bool(status.get("finished")), "last_stats": stats[-1] if stats else None, "files": files}

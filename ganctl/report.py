@@ -1,0 +1,163 @@
+"""A report people can look at: pictures and numbers from a search → train → compress → evaluate chain.
+
+Usage: python -m ganctl.report OUT_DIR   (expects OUT_DIR/{search,train,compress,evaluate,sample}/ as
+examples/pipeline.sh lays them out; missing stages are skipped, not faked).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ganctl.genotype import Genotype, load_genotype  # noqa: E402
+from ganctl.io.atomic import atomic_target, atomic_write_text  # noqa: E402
+
+# node positions of one AdversarialNAS generator cell, left to right
+_NODE_XY = {"in": (0.0, 0.5), "n0": (1.0, 0.85), "n1": (1.0, 0.15), "n2": (2.0, 0.5), "n3": (3.0, 0.5)}
+_GEN_EDGE_NODES = {"up0": ("in", "n0"), "up1": ("in", "n1"), "c0": ("n0", "n2"), "c1": ("n1", "n2"),
+                   "c2": ("n0", "n3"), "c3": ("n1", "n3"), "c4": ("n2", "n3")}
+
+
+def draw_generator_cells(genotype: Genotype, path: str | Path) -> Path:
+    """Each generator cell as a small DAG with its ops on the edges ('none' edges are left out)."""
+    cells = genotype.generator_cells
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.2 * len(cells), 3.2), squeeze=False)
+    for i, (ax, cell) in enumerate(zip(axes[0], cells, strict=True)):
+        for edge, (a, b) in _GEN_EDGE_NODES.items():
+            op = cell.get(edge, "none")
+            if op == "none":
+                continue
+            (x0, y0), (x1, y1) = _NODE_XY[a], _NODE_XY[b]
+            rad = 0.25 if edge in ("c2", "c3") else 0.0
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops={"arrowstyle": "->", "color": "#555", "connectionstyle": f"arc3,rad={rad}",
+                                    "shrinkA": 14, "shrinkB": 14})
+            mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.12 if rad else 0.0) * (1 if y0 >= y1 else -1)
+            ax.text(mx, my, op, fontsize=7.5, ha="center", va="center",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "#fff8e1", "ec": "#d9b650", "lw": 0.6})
+        for name, (x, y) in _NODE_XY.items():
+            ax.add_patch(plt.Circle((x, y), 0.12, color="#1f77b4" if name in ("in", "n3") else "#9ecae1", zorder=3))
+            label = {"in": "in", "n3": "out"}.get(name, name[1])
+            ax.text(x, y, label, ha="center", va="center", fontsize=8, color="white" if name in ("in", "n3") else "k",
+                    zorder=4)
+        ax.set_xlim(-0.3, 3.3)
+        ax.set_ylim(-0.1, 1.1)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_title(f"generator cell {i} (×2 up)", fontsize=9)
+    fig.tight_layout()
+    return _save_fig(fig, path)
+
+
+def plot_betas(betas: dict[str, float], path: str | Path) -> Path:
+    """Learned PMish β per activation (β=1 is Mish; large β approaches a ReLU-like curve)."""
+    names = list(betas)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.32 * len(names) + 2), 3.4))
+    ax.bar(range(len(names)), [betas[n] for n in names], color="#4c72b0")
+    ax.axhline(1.0, color="#c44e52", lw=0.8, ls="--", label="β = 1 (Mish)")
+    ax.set_xticks(range(len(names)), [_short(n) for n in names], rotation=70, fontsize=6.5, ha="right")
+    ax.set_ylabel("learned β")
+    ax.set_title("PMish β per layer")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save_fig(fig, path)
+
+
+def _short(name: str) -> str:
+    return name.replace(".act", "").replace("cells.", "c")[-22:]
+
+
+def _save_fig(fig: Any, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_target(path) as tmp:
+        fig.savefig(tmp, dpi=110, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path
+
+
+def _rel(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _latest(folder: Path, pattern: str) -> Path | None:
+    found = sorted(folder.glob(pattern))
+    return found[-1] if found else None
+
+
+def write_report(root: str | Path) -> Path:
+    """Assemble report.md from whatever stages ran under `root`; returns its path."""
+    from ganctl.io.artifact import load_generator
+    from ganctl.nn.activations import pmish_betas
+
+    root = Path(root)
+    lines = ["# ganctl run report", "", f"Run folder: `{root}`", ""]
+    search, train, compress = root / "search", root / "train", root / "compress"
+    if (search / "genotype.json").exists():
+        geno = load_genotype(search / "genotype.json")
+        cell_png = draw_generator_cells(geno, root / "report" / "cells.png")
+        lines += ["## Searched architecture", "", f"Genotype: `{_rel(search / 'genotype.json', root)}` "
+                  f"(search space `{geno.search_space}`).", "", f"![generator cells]({_rel(cell_png, root)})", ""]
+        for name in ("alphas.png",):
+            if (search / name).exists():
+                lines += [f"Architecture weights during the search: ![alphas]({_rel(search / name, root)})", ""]
+    if (train / "generator.safetensors").exists():
+        lines += ["## Training", ""]
+        if (train / "curves.png").exists():
+            lines += [f"![training curves]({_rel(train / 'curves.png', root)})", ""]
+        grid = _latest(train / "samples", "*.png")
+        if grid is not None:
+            lines += [f"Fixed-noise samples at the last tick: ![samples]({_rel(grid, root)})", ""]
+        G, info = load_generator(train / "generator.safetensors")
+        betas = pmish_betas(G)
+        if betas:
+            beta_png = plot_betas(betas, root / "report" / "pmish_beta.png")
+            lo, hi = min(betas.values()), max(betas.values())
+            lines += [f"Learned PMish β ({len(betas)} activations, range {lo:.3f} – {hi:.3f}):", "",
+                      f"![PMish beta]({_rel(beta_png, root)})", ""]
+    if (compress / "ranks.json").exists():
+        ranks = json.loads((compress / "ranks.json").read_text())
+        lines += ["## Compression", ""]
+        summary = {k: v for k, v in ranks.items() if not isinstance(v, (list, dict))}
+        if summary:
+            lines += ["| field | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.items()] + [""]
+        if (compress / "size_vs_quality.png").exists():
+            lines += [f"![rank vs quality]({_rel(compress / 'size_vs_quality.png', root)})", ""]
+    metrics_file = root / "evaluate" / "metrics.json"
+    if metrics_file.exists():
+        lines += ["## Evaluation", "", f"Full protocol in `{_rel(metrics_file, root)}`.", ""]
+        lines += _metrics_table(json.loads(metrics_file.read_text()))
+    grid = _latest(root / "sample", "*.png")
+    if grid is not None:
+        lines += ["## Samples", "", f"![samples]({_rel(grid, root)})", ""]
+    out = root / "report.md"
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    return out
+
+
+def _metrics_table(metrics: dict[str, Any]) -> list[str]:
+    rows = metrics.get("artifacts", [])
+    if not rows:
+        return []
+    metric_names = sorted({m for r in rows for m in r.get("metrics", {})})
+    head = ["artifact", "params", *metric_names]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        vals = []
+        for m in metric_names:
+            v = r.get("metrics", {}).get(m)
+            vals.append(f"{v['mean']:.3f} ± {v['std']:.3f}" if isinstance(v, dict) and "mean" in v else str(v))
+        params = (r.get("cost") or {}).get("params", "")
+        lines.append("| " + " | ".join([str(r.get("name", "")), str(params), *vals]) + " |")
+    return lines + [""]
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m ganctl.report RUN_ROOT")
+    print(write_report(sys.argv[1]))
