@@ -79,7 +79,7 @@ def _check_gen_cell(cell: Any, i: int, ops: dict[str, list[str]], where: str) ->
         raise SpecError(f"{where}: generator cell {i} must have exactly the edges {', '.join(GEN_EDGES)}")
     for edge in GEN_EDGES:
         kind = "up" if edge.startswith("up") else "normal"
-        if cell[edge] not in ops[kind]:
+        if not isinstance(cell[edge], str) or cell[edge] not in ops[kind]:
             raise SpecError(
                 f"{where}: generator cell {i} edge {edge}: unknown op {cell[edge]!r} "
                 f"(not in ops.{kind}: {', '.join(ops[kind])})"
@@ -106,7 +106,7 @@ def _check_dis_cell(cell: Any, i: int, ops: dict[str, list[str]], where: str) ->
         raise SpecError(f"{where}: discriminator cell {i}: 'downsample' must be true or false")
     for edge in DIS_EDGES:
         kind = "down" if (edge.startswith("d") and down) else "normal"
-        if cell[edge] not in ops[kind]:
+        if not isinstance(cell[edge], str) or cell[edge] not in ops[kind]:
             raise SpecError(
                 f"{where}: discriminator cell {i} edge {edge}: unknown op {cell[edge]!r} (not in ops.{kind})"
             )
@@ -123,12 +123,12 @@ def parse_genotype(data: Any, source: str = "genotype") -> Genotype:
     """Validate a genotype dict (as read from JSON) and return a Genotype."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise InputFileError(f'not a ganctl genotype (expected "format": "{FORMAT}")', source)
-    if data.get("version") != VERSION:
+    if type(data.get("version")) is not int or data["version"] != VERSION:
         raise InputFileError(
             f"unsupported genotype version {data.get('version')!r} (this ganctl reads {VERSION})", source
         )
     space = data.get("search_space")
-    if space not in SEARCH_SPACES:
+    if not isinstance(space, str) or space not in SEARCH_SPACES:
         raise SpecError(f"{source}: unknown search_space {space!r} (choose {', '.join(SEARCH_SPACES)})")
     ops = _check_ops(data.get("ops"), space, source)
     gen = data.get("generator")
