@@ -1,0 +1,95 @@
+"""`folder:PATH` — every image under a folder, recursively, decoded to one uint8 tensor.
+
+Files are sorted by relative path so the order (and the fingerprint) does not depend on
+the file system. Undecodable files are skipped with one warning and counted, because one
+bad JPEG in 100k should not stop a run; a folder with nothing decodable is an error.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from ganctl.data.cache import listing_key, load_cached, save_cached
+from ganctl.data.resize import resize_pil
+from ganctl.errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files under `folder` (recursive, case-insensitive extensions), sorted by relative path."""
+    if not folder.exists():
+        raise DataError("image folder not found", folder)
+    if not folder.is_dir():
+        raise DataError("not a folder (folder:PATH expects a directory of images)", folder)
+
+    def fail(exc: OSError) -> None:
+        raise DataError(f"cannot read folder ({exc.strerror or exc})", exc.filename or folder)
+
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=fail):
+        dirnames.sort()
+        found.extend(Path(dirpath) / name for name in filenames if name.lower().endswith(IMAGE_EXTENSIONS))
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def decode_image_file(path: Path, resolution: int) -> torch.Tensor:
+    """One file → 3×R×R uint8; raises one of DECODE_ERRORS when the file is not a readable image."""
+    with Image.open(path) as image:
+        image.load()
+        return resize_pil(image, resolution)
+
+
+def _try_decode(path: Path, resolution: int) -> torch.Tensor | Exception:
+    try:
+        return decode_image_file(path, resolution)
+    except DECODE_ERRORS as exc:
+        return exc
+
+
+def decode_files(files: list[Path], resolution: int, workers: int | None = None
+                 ) -> tuple[torch.Tensor, list[tuple[Path, Exception]]]:
+    """Decode in a thread pool (PIL releases the GIL while decoding); returns images and failures."""
+    workers = workers or min(8, os.cpu_count() or 1)
+    out = torch.empty(len(files), 3, resolution, resolution, dtype=torch.uint8)
+    failures: list[tuple[Path, Exception]] = []
+    kept = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for path, result in zip(files, pool.map(lambda p: _try_decode(p, resolution), files), strict=True):
+            if isinstance(result, Exception):
+                failures.append((path, result))
+            else:
+                out[kept] = result
+                kept += 1
+    return out[:kept].clone() if kept < len(files) else out, failures
+
+
+def load_folder(folder: Path, resolution: int) -> tuple[torch.Tensor, int, str]:
+    """(images, skipped count, source text); decoded once, then read from the cache."""
+    folder = folder.expanduser()
+    files = list_images(folder)
+    key = listing_key("folder", folder, files, resolution)
+    cached = load_cached("folder", key)
+    if cached is not None:
+        images, meta = cached
+        skipped = int(meta.get("skipped", "0"))
+        if skipped:
+            warnings.warn(f"{folder}: skipped {skipped} undecodable image file(s) (cached count)",
+                          stacklevel=3)
+        return images, skipped, f"{len(files)} image files under {folder} (decoded cache)"
+    images, failures = decode_files(files, resolution)
+    if failures:
+        path, exc = failures[0]
+        warnings.warn(f"{folder}: skipped {len(failures)} undecodable image file(s), e.g. {path}: {exc}",
+                      stacklevel=3)
+    if images.shape[0] == 0:
+        raise DataError(f"no decodable images ({'/'.join(e[1:] for e in IMAGE_EXTENSIONS)}) in folder"
+                        f" ({len(files)} candidate files, {len(failures)} undecodable)", folder)
+    save_cached("folder", key, images, {"skipped": str(len(failures)), "folder": str(folder)})
+    return images, len(failures), f"{images.shape[0]} image files under {folder}"
