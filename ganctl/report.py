@@ -157,7 +157,48 @@ def _metrics_table(metrics: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def summary(root: str | Path, seconds: float | None = None) -> str:
+    """The few lines a person reads at the end of the pipeline: artifacts, sizes, metrics, pictures."""
+    from ganctl.io.artifact import read_artifact
+
+    root = Path(root)
+    lines = [f"ganctl pipeline finished{f' in {seconds:.0f} s' if seconds is not None else ''}: {root}"]
+    for label, path in (("genotype", root / "search" / "genotype.json"),
+                        ("dense generator", root / "train" / "generator.safetensors"),
+                        ("compressed generator", root / "compress" / "generator.safetensors")):
+        if not path.exists():
+            continue
+        extra = ""
+        if path.suffix == ".safetensors":
+            info = read_artifact(path, with_hash=False)
+            extra = f"  ({info.num_params:,} parameters)"
+        lines.append(f"  {label:<21} {path}{extra}")
+    dense, small = root / "train" / "generator.safetensors", root / "compress" / "generator.safetensors"
+    if dense.exists() and small.exists():
+        a, b = read_artifact(dense, with_hash=False).num_params, read_artifact(small, with_hash=False).num_params
+        lines.append(f"  compression           {a:,} -> {b:,} parameters ({b / a:.1%} of dense)")
+    metrics_file = root / "evaluate" / "metrics.json"
+    if metrics_file.exists():
+        for row in json.loads(metrics_file.read_text()).get("artifacts", []):
+            vals = ", ".join(f"{k} {v['mean']:.3f}" for k, v in row.get("metrics", {}).items() if "mean" in v)
+            lines.append(f"  {row.get('name', '?'):<21} {vals}")
+    pictures = [p for p in (root / "report.md", root / "sample" / "grid.png", root / "sample" / "interpolation.png")
+                if p.exists()]
+    if pictures:
+        lines.append("  pictures              " + ", ".join(str(p) for p in pictures))
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "--summary":
+        print(summary(argv[1], float(argv[2]) if len(argv) > 2 else None))
+        return 0
+    if len(argv) != 1:
+        print("usage: python -m ganctl.report RUN_ROOT | --summary RUN_ROOT [SECONDS]", file=sys.stderr)
+        return 2
+    print(write_report(argv[0]))
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m ganctl.report RUN_ROOT")
-    print(write_report(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))

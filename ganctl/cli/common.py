@@ -1,4 +1,5 @@
 """What every subcommand shares: global options, error mapping, and the result line."""
+
 from __future__ import annotations
 
 import json
@@ -83,3 +84,27 @@ def emit(result: dict[str, Any], g: Globals) -> None:
         print(json.dumps({"ok": True, **result}, default=str))
     elif "output" in result:
         print(result["output"])
+
+
+DataOpt = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="shapes (built-in, offline) | cifar10 | cifar100 | stl10 | celeba | fashion-mnist | folder:PATH | npz:PATH",
+    ),
+]
+DataRootOpt = Annotated[str | None, typer.Option("--data-root", help="Where torchvision datasets live / download to.")]
+ResolutionOpt = Annotated[
+    int | None, typer.Option("--resolution", help="Image size (default: the dataset's or model's).")
+]
+
+
+def offline() -> bool:
+    """GANCTL_OFFLINE=1 forbids every download (datasets, weights)."""
+    return os.environ.get("GANCTL_OFFLINE", "") not in ("", "0")
+
+
+def load_cli_data(name: str, root: str | None, resolution: int | None, seed: int = 0, max_images: int | None = None):
+    from ganctl.data import load_data
+
+    return load_data(name, root=root, resolution=resolution, download=not offline(), seed=seed, max_images=max_images)

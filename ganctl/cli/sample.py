@@ -1,12 +1,88 @@
-"""`ganctl sample` — not built yet; its issue lands it."""
+"""`ganctl sample`: pictures from any generator artifact (dense, compressed or sparse)."""
+
 from __future__ import annotations
 
-import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from ganctl.cli.common import DeviceOpt, Globals, JsonOpt, QuietOpt, SeedOpt, VerboseOpt, run
 
-def command(args: list[str] = typer.Argument(None, help="(not built yet)")) -> None:
-    """Not built yet."""
-    print("error: ganctl sample is not built yet", file=sys.stderr)
-    raise typer.Exit(2)
+
+def command(
+    artifact: Annotated[Path, typer.Argument(help="A generator artifact (.safetensors).")],
+    num: Annotated[int, typer.Option("--num", "-n", help="Number of images (pairs with --interpolate).")] = 64,
+    grid: Annotated[Path | None, typer.Option("--grid", help="Write one PNG grid here.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out-dir", help="Write numbered PNGs into this folder.")] = None,
+    npz: Annotated[Path | None, typer.Option("--npz", help="Write uint8 N×H×W×3 under key 'x' into this .npz.")] = None,
+    interpolate: Annotated[
+        int, typer.Option("--interpolate", help="K > 1: slerp K steps between --num noise pairs, one row each.")
+    ] = 0,
+    nrow: Annotated[int | None, typer.Option("--nrow", help="Images per grid row (default: square).")] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Generation batch size (pixels do not depend on it).")
+    ] = 256,
+    precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 (bf16: fast path on GPU).")] = "fp32",
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="channels_last memory format (GPU fast path).")
+    ] = False,
+    compile: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the generator (pays off for large --num).")
+    ] = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate images: a grid, a folder of PNGs or an .npz; deterministic for a --seed at any batch size.
+
+    Example:
+
+        ganctl sample runs/small/generator.safetensors --num 64 --seed 1 --grid samples.png
+
+        ganctl sample runs/train/generator.safetensors --num 50000 --npz samples.npz --precision bf16 --compile
+
+        ganctl sample runs/train/generator.safetensors --num 6 --interpolate 10 --grid lerp.png
+    """
+    g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json_out)
+
+    def body() -> dict:
+        from ganctl.device import resolve_device
+        from ganctl.errors import UsageError
+        from ganctl.evaluate.generate import check_precision, generate_uint8
+        from ganctl.evaluate.sample import interpolate as interp
+        from ganctl.evaluate.sample import sample_to_dir, sample_to_npz, save_grid
+        from ganctl.io.artifact import load_generator
+
+        targets = [t for t in (grid, out_dir, npz) if t is not None]
+        if len(targets) != 1:
+            raise UsageError("give exactly one of --grid FILE.png, --out-dir DIR, --npz FILE.npz")
+        if num <= 0:
+            raise UsageError(f"--num must be positive, got {num}")
+        if batch_size <= 0:
+            raise UsageError(f"--batch-size must be positive, got {batch_size}")
+        if interpolate and (interpolate < 2 or grid is None):
+            raise UsageError("--interpolate K needs K >= 2 and --grid")
+        if grid is not None and grid.suffix.lower() != ".png":
+            raise UsageError(f"--grid {grid}: the grid is written as PNG; name it *.png")
+        check_precision(precision)
+        dev = resolve_device(device)
+        G, info = load_generator(artifact, dev)
+        if interpolate:
+            images = interp(G, interpolate, seed, num_pairs=num, device=dev, batch_size=batch_size, precision=precision)
+            path = save_grid(images, grid, nrow=interpolate)
+            count = len(images)
+        elif grid is not None:
+            images = generate_uint8(G, num, seed, batch_size, dev, precision, channels_last, compile)
+            path, count = save_grid(images, grid, nrow=nrow), num
+        elif out_dir is not None:
+            paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision)
+            path, count = out_dir, len(paths)
+        else:
+            path, count = sample_to_npz(G, num, seed, npz, dev, batch_size, precision), num
+        g.console.log(f"wrote {count} images from {artifact} (seed {seed}, {precision}) to {path}")
+        return {"output": str(path), "count": count, "seed": seed, "artifact_sha256": info.sha256}
+
+    run(g, body)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole ganctl chain as a plain shell script: each stage reads the files the last one wrote.
+#
+#   bash examples/pipeline.sh [OUT_DIR]        # default runs/demo; CPU, tiny presets, built-in shapes data
+#
+# Environment knobs: DATA (default shapes), DEVICE (default auto), SEED (default 0),
+# GANCTL_INCEPTION_WEIGHTS (real FID; without it evaluate uses the labelled randconv proxy).
+set -euo pipefail
+
+OUT=${1:-runs/demo}
+DATA=${DATA:-shapes}
+DEVICE=${DEVICE:-auto}
+SEED=${SEED:-0}
+COMMON=(--device "$DEVICE" --seed "$SEED")
+EXTRACTOR=auto
+[ -n "${GANCTL_INCEPTION_WEIGHTS:-}" ] || EXTRACTOR=randconv
+start=$(date +%s)
+
+echo "== 1/5 search: differentiable architecture search (AdversarialNAS + MMD) =="
+ganctl search --data "$DATA" --method adversarialnas --preset tiny --out "$OUT/search" --force "${COMMON[@]}" --quiet
+
+echo "== 2/5 train: the searched generator, MMD repulsive loss + PMish, EMA =="
+ganctl train --data "$DATA" --preset tiny --genotype "$OUT/search/genotype.json" --out "$OUT/train" --force \
+  "${COMMON[@]}" --quiet
+
+echo "== 3/5 compress: Adaptive Rank Decomposition (--rank auto) + fine-tuning =="
+ganctl compress "$OUT/train/generator.safetensors" --rank auto --data "$DATA" --out "$OUT/compress" \
+  --finetune-steps 40 --probe-samples 256 --force "${COMMON[@]}" --quiet
+
+echo "== 4/5 evaluate: dense vs compressed, metrics with their protocol and cost =="
+ganctl evaluate "$OUT/train/generator.safetensors" "$OUT/compress/generator.safetensors" --data "$DATA" \
+  --metrics fid,kid --num-samples 1000 --num-reference 2000 --extractor "$EXTRACTOR" --batch-size 250 \
+  --out "$OUT/evaluate" --force "${COMMON[@]}"
+
+echo "== 5/5 sample: pictures from the compressed generator =="
+mkdir -p "$OUT/sample"
+ganctl sample "$OUT/compress/generator.safetensors" --num 64 --grid "$OUT/sample/grid.png" "${COMMON[@]}" --quiet
+ganctl sample "$OUT/compress/generator.safetensors" --num 4 --interpolate 8 --grid "$OUT/sample/interpolation.png" \
+  "${COMMON[@]}" --quiet
+
+python -m ganctl.report "$OUT" > /dev/null
+python -m ganctl.report --summary "$OUT" "$(( $(date +%s) - start ))"
