@@ -1,0 +1,286 @@
+"""Training configuration: one dataclass, presets as plain tables, overrides by flag.
+
+A preset fills every field; flags replace single values. The resolved config is what
+`config.json` holds and what a resume compares against (methods §10 gives the recipe).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from ganctl.errors import UsageError
+
+LOSSES = ("mmd", "hinge")
+D_NORMS = ("sn", "bssn")
+BOUND_SCHEDULES = ("saturate", "linear", "saturate-linear", "fixed")
+PRECISIONS = ("fp32", "bf16")
+D_REGROW = ("static", "random")
+
+# Keys that never change the maths, so a resume may change them without --allow-change.
+RUNTIME_KEYS = frozenset(
+    {
+        "out",
+        "device",
+        "compile",
+        "log_every",
+        "checkpoint_every",
+        "sample_every",
+        "eval_extractor",
+        "data_root",
+    }
+)
+# Keys a resume may change when listed in --allow-change (anything else changes the run's identity).
+
+
+@dataclass
+class TrainConfig:
+    """Every effective value of a training run (what config.json records)."""
+
+    preset: str = "tiny"
+    data: str = "shapes"
+    data_root: str | None = None
+    genotype: str = "mmd-adversarialnas-cifar10"
+    out: str = ""
+    resolution: int = 32
+    width: int = 16
+    d_width: int = 32
+    latent_dim: int = 24
+    activation: str = "pmish"
+    d_norm: str = "sn"
+    bssn_scale: float = 1.0
+    d_out_dim: int = 16
+    batch_size: int = 16
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.0
+    beta2: float = 0.9
+    n_critic: int = 1
+    ema_decay: float = 0.999
+    loss: str = "mmd"
+    mmd_modified_weight: float = 1e-4
+    bound_lower: float = 0.25
+    bound_upper: float = 4.0
+    bound_schedule: str = "saturate"
+    bound_patience: int = 6
+    bound_factor: float = 2.0
+    bound_cap: float = 64.0
+    steps: int | None = 20
+    epochs: float | None = None
+    eval_every: int | None = 10  # steps; None -> eval_every_epochs; 0 disables
+    eval_every_epochs: float | None = None
+    eval_samples: int = 64
+    eval_extractor: str = "auto"
+    log_every: int = 5
+    checkpoint_every: int = 10
+    sample_every: int | None = None  # None -> same as the eval interval (or checkpoints when eval is off)
+    grid_size: int = 16
+    flip: bool = True
+    seed: int = 0
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: bool = True
+    deterministic: bool = False
+    device: str = "auto"
+    g_density: float = 1.0
+    d_density: float = 1.0
+    sparse_every: int = 100
+    sparse_drop: float = 0.5
+    sparse_d_regrow: str = "static"
+    teacher_d: str | None = None
+    dgl_weight: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"config has unknown keys: {', '.join(unknown)}")
+        return cls(**data)
+
+
+_LARGE: dict[str, Any] = dict(
+    data="cifar10",
+    genotype="mmd-adversarialnas-cifar10",
+    resolution=32,
+    width=256,
+    d_width=512,
+    latent_dim=120,
+    activation="pmish",
+    d_norm="sn",
+    d_out_dim=16,
+    batch_size=128,
+    lr_g=2e-4,
+    lr_d=2e-4,
+    beta1=0.0,
+    beta2=0.9,
+    n_critic=1,
+    ema_decay=0.999,
+    loss="mmd",
+    mmd_modified_weight=1e-4,
+    bound_lower=0.25,
+    bound_upper=4.0,
+    bound_schedule="saturate",
+    bound_patience=6,
+    bound_factor=2.0,
+    bound_cap=64.0,
+    steps=None,
+    epochs=500.0,
+    eval_every=None,
+    eval_every_epochs=5.0,
+    eval_samples=2000,
+    log_every=100,
+    checkpoint_every=2000,
+    grid_size=64,
+    sparse_every=2000,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "cifar10-large": dict(_LARGE),
+    "cifar10-small": {**_LARGE, "width": 128},
+    "stl10": {**_LARGE, "data": "stl10", "resolution": 48},
+    "celeba64": {
+        **_LARGE,
+        "data": "celeba",
+        "resolution": 64,
+        "batch_size": 64,
+        "epochs": 100.0,
+        "eval_every_epochs": 2.0,
+    },
+    # seconds per step on a CPU: tests and demos
+    "tiny": dict(
+        data="shapes",
+        genotype="mmd-adversarialnas-cifar10",
+        resolution=32,
+        width=16,
+        d_width=32,
+        latent_dim=24,
+        batch_size=16,
+        steps=20,
+        epochs=None,
+        eval_every=10,
+        eval_every_epochs=None,
+        eval_samples=64,
+        log_every=5,
+        checkpoint_every=10,
+        grid_size=16,
+        sparse_every=5,
+        ema_decay=0.99,
+    ),
+}
+
+
+def preset_values(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r} (choose one of {', '.join(PRESETS)})")
+    return {"preset": name, **PRESETS[name]}
+
+
+def resolve_config(preset: str, overrides: dict[str, Any]) -> TrainConfig:
+    """Preset table, then every flag the user actually gave (None means 'not given')."""
+    values = preset_values(preset)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    # --steps beats the preset's epochs and vice versa
+    if overrides.get("steps") is not None and overrides.get("epochs") is None:
+        values["epochs"] = None
+    if overrides.get("epochs") is not None and overrides.get("steps") is None:
+        values["steps"] = None
+    if overrides.get("eval_every") is not None and overrides.get("eval_every_epochs") is None:
+        values["eval_every_epochs"] = None
+    cfg = TrainConfig.from_dict(values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """One clear line per bad value, naming the flag."""
+
+    def need(ok: bool, msg: str) -> None:
+        if not ok:
+            raise UsageError(msg)
+
+    need(cfg.loss in LOSSES, f"--loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}")
+    need(cfg.d_norm in D_NORMS, f"--d-norm {cfg.d_norm!r}: choose one of {', '.join(D_NORMS)}")
+    need(
+        cfg.bound_schedule in BOUND_SCHEDULES,
+        f"--bound-schedule {cfg.bound_schedule!r}: choose one of {', '.join(BOUND_SCHEDULES)}",
+    )
+    need(cfg.precision in PRECISIONS, f"--precision {cfg.precision!r}: choose one of {', '.join(PRECISIONS)}")
+    need(cfg.sparse_d_regrow in D_REGROW, f"--sparse-d-regrow {cfg.sparse_d_regrow!r}: static or random")
+    need(cfg.steps is not None or cfg.epochs is not None, "give --steps or --epochs")
+    need(cfg.steps is None or cfg.steps > 0, f"--steps must be positive, got {cfg.steps}")
+    need(cfg.epochs is None or cfg.epochs > 0, f"--epochs must be positive, got {cfg.epochs}")
+    for name in (
+        "batch_size",
+        "resolution",
+        "width",
+        "d_width",
+        "latent_dim",
+        "n_critic",
+        "log_every",
+        "checkpoint_every",
+        "sparse_every",
+        "d_out_dim",
+        "grid_size",
+    ):
+        need(getattr(cfg, name) > 0, f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
+    need(cfg.eval_every is None or cfg.eval_every >= 0, "--eval-every must be >= 0 (0 disables)")
+    need(cfg.eval_samples >= 2, "--eval-samples must be at least 2")
+    need(0.0 <= cfg.ema_decay < 1.0, f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
+    need(0.0 < cfg.g_density <= 1.0, f"--g-density must be in (0, 1], got {cfg.g_density}")
+    need(0.0 < cfg.d_density <= 1.0, f"--d-density must be in (0, 1], got {cfg.d_density}")
+    need(0.0 <= cfg.sparse_drop < 1.0, f"--sparse-drop must be in [0, 1), got {cfg.sparse_drop}")
+    need(cfg.lr_g > 0 and cfg.lr_d > 0, "learning rates must be positive")
+    need(cfg.dgl_weight >= 0, "--dgl-weight must be >= 0")
+    need(
+        0 < cfg.bound_lower < cfg.bound_upper <= cfg.bound_cap,
+        "need 0 < --bound-lower < --bound-upper <= --bound-cap",
+    )
+    if cfg.loss == "mmd":
+        need(cfg.batch_size >= 2, "the MMD loss needs --batch-size >= 2")
+
+
+def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Keys whose values differ between the saved run and the requested one."""
+    keys = sorted(set(saved) | set(new))
+    return [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)]
+
+
+def total_steps(cfg: TrainConfig, num_images: int) -> int:
+    if cfg.steps is not None:
+        return int(cfg.steps)
+    assert cfg.epochs is not None
+    return max(1, round(cfg.epochs * num_images / cfg.batch_size))
+
+
+def eval_interval(cfg: TrainConfig, num_images: int) -> int:
+    """Steps between proxy evaluations (0: never)."""
+    if cfg.eval_every is not None:
+        return int(cfg.eval_every)
+    if cfg.eval_every_epochs:
+        return max(1, round(cfg.eval_every_epochs * num_images / cfg.batch_size))
+    return 0
+
+
+def resume_config(saved: dict[str, Any], overrides: dict[str, Any], allow_change: list[str]) -> TrainConfig:
+    """The saved config plus the flags given now; a changed key must be listed in --allow-change."""
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    allowed = {k.replace("-", "_") for k in allow_change}
+    bad = sorted(allowed - known)
+    if bad:
+        raise UsageError(f"--allow-change: unknown config key(s) {', '.join(bad)}")
+    merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
+    changed = [k for k in config_changes(saved, merged) if k not in allowed]
+    if changed:
+        detail = ", ".join(f"{k} ({saved.get(k)!r} -> {merged.get(k)!r})" for k in changed)
+        raise UsageError(
+            f"--resume: the config differs from the saved run in {detail}; "
+            f"pass --allow-change KEY for each key to accept the change"
+        )
+    cfg = TrainConfig.from_dict(merged)
+    validate(cfg)
+    return cfg

@@ -1,0 +1,513 @@
+"""The training loop: schedule, ticks, evaluation, checkpoints, exact resume, NaN stop.
+
+The loop stays small (conventions 8): the step lives in `step.py`, sparsity in
+`sparse.py`, EMA in `ema.py`. Every random stream (data order and flips, latent noise,
+sparse regrowth, global RNGs) is explicit and saved, so a resumed run continues bit for
+bit on the CPU with --deterministic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
+from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
+from ganctl.io.rundir import RunDir
+from ganctl.train import ddp
+from ganctl.train.config import TrainConfig, eval_interval, total_steps
+from ganctl.train.ema import EMA
+from ganctl.train.sparse import SparseMasks, cosine_drop
+from ganctl.train.step import GANStep, StepModules
+
+CHECKPOINT = "checkpoint.pt"
+GENERATOR = "generator.safetensors"
+DISCRIMINATOR = "discriminator.safetensors"
+BEST = "best_generator.safetensors"
+CURVES = "curves.png"
+
+
+@dataclass
+class Hooks:
+    """How the CLI watches a run without the core importing Rich."""
+
+    echo: Callable[[str], None] | None = None
+    progress: Callable[[int, int], None] | None = None  # (step, total)
+
+
+def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module]:
+    """G from the genotype (a genotype for another resolution fails here), D from the flags."""
+    from ganctl.genotype import load_genotype
+    from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
+
+    genotype = load_genotype(cfg.genotype)
+    init = derive_seed(cfg.seed, "init") % (1 << 31)
+    g_spec = generator_spec(
+        genotype,
+        resolution=cfg.resolution,
+        width=cfg.width,
+        latent_dim=cfg.latent_dim,
+        activation=cfg.activation,
+        init_seed=init,
+    )
+    d_spec = discriminator_spec(
+        "resnet",
+        width=cfg.d_width,
+        resolution=cfg.resolution,
+        out_dim=cfg.d_out_dim,
+        norm="sn" if cfg.d_norm == "sn" else "bssn",
+        scale=1.0 if cfg.d_norm == "sn" else cfg.bssn_scale,
+        init_seed=init + 1,
+    )
+    return build_generator(g_spec), build_discriminator(d_spec)
+
+
+def _configure_determinism(cfg: TrainConfig, device: torch.device) -> None:
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    elif device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+class Trainer:
+    """One run: built from a config, optionally restored from the run folder's checkpoint."""
+
+    def __init__(self, cfg: TrainConfig, run: RunDir, world: ddp.World, device: torch.device, hooks: Hooks):
+        from ganctl.data import BatchStream, load_data
+
+        self.cfg, self.run, self.world, self.device, self.hooks = cfg, run, world, device, hooks
+        ddp.check_batch(cfg.batch_size, world)
+        seed_all(cfg.seed)
+        self.data = load_data(cfg.data, cfg.data_root, cfg.resolution, seed=cfg.seed)
+        if self.data.resolution != cfg.resolution:
+            raise UsageError(
+                f"--data {cfg.data} gave {self.data.resolution} px images, expected {cfg.resolution}"
+            )
+        self.total = total_steps(cfg, len(self.data))
+        self.eval_every = eval_interval(cfg, len(self.data))
+        self.sample_every = cfg.sample_every or self.eval_every or cfg.checkpoint_every
+        G, D = build_models(cfg)
+        G, D = G.to(device), D.to(device)
+        if cfg.channels_last:
+            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        if world.distributed and device.type == "cuda":
+            G = nn.SyncBatchNorm.convert_sync_batchnorm(G)  # BN over the global batch, as with one GPU
+        self.G, self.D = G, D
+        teacher = None
+        if cfg.teacher_d:
+            from ganctl.train.dgl import check_teacher_shape, load_teacher
+
+            teacher = load_teacher(cfg.teacher_d, cfg.resolution, device)
+            check_teacher_shape(teacher, cfg.resolution, device, cfg.teacher_d)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas)
+        sparse_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "sparse"))
+        self.sparse_g = SparseMasks(G, cfg.g_density, "gradient", sparse_gen) if cfg.g_density < 1 else None
+        self.sparse_d = (
+            SparseMasks(
+                D, cfg.d_density, "random" if cfg.sparse_d_regrow == "random" else "static", sparse_gen
+            )
+            if cfg.d_density < 1
+            else None
+        )
+        for masks, module in ((self.sparse_g, G), (self.sparse_d, D)):
+            if masks is not None:
+                masks.apply(module)
+        self.ema = EMA(G, cfg.ema_decay)
+        from ganctl.losses import BoundSchedule
+
+        self.bound = BoundSchedule(
+            mode=cfg.bound_schedule,
+            initial=cfg.bound_upper,
+            cap=cfg.bound_cap,
+            patience=cfg.bound_patience,
+            factor=cfg.bound_factor,
+            total_updates=max(1, self.total // max(self.eval_every, 1)),
+        )
+        # every rank draws the same global batch and noise and keeps its slice (see ddp.py)
+        self.stream = BatchStream(
+            self.data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "data"), flip=cfg.flip
+        )
+        self.noise = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "noise"))
+        self.step = 0
+        self.best: float | None = None
+        self.proxy = None
+        self.step_fn = GANStep(
+            self._wrap(G, D, teacher),
+            self.opt_g,
+            self.opt_d,
+            loss=cfg.loss,
+            b_l=cfg.bound_lower,
+            modified_weight=cfg.mmd_modified_weight,
+            dgl_weight=cfg.dgl_weight,
+            precision=cfg.precision,
+            device=device,
+            world=world,
+            channels_last=cfg.channels_last,
+        )
+
+    def _wrap(self, G: nn.Module, D: nn.Module, teacher: nn.Module | None) -> StepModules:
+        g_train, d_train = G, D
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # buffers: SN vectors evolve identically on every rank; BN is synced (CUDA) — no broadcast needed,
+            # and broadcasting would fight the two forwards per step
+            g_train = DDP(G, device_ids=ids, broadcast_buffers=False)
+            d_train = DDP(D, device_ids=ids, broadcast_buffers=False)
+        g_nograd, d_frozen = G, D
+        if self.cfg.compile:
+            g_train, d_train = torch.compile(g_train), torch.compile(d_train)
+            g_nograd, d_frozen = torch.compile(G), torch.compile(D)
+        return StepModules(G, D, g_train, g_nograd, d_train, d_frozen, teacher)
+
+    # -- randomness ---------------------------------------------------------------------
+    def next_real(self) -> torch.Tensor:
+        return self.world.slice(self.stream.next())
+
+    def next_noise(self) -> torch.Tensor:
+        z = torch.randn(self.cfg.batch_size, self.cfg.latent_dim, generator=self.noise, device=self.device)
+        return self.world.slice(z)
+
+    # -- state --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "train",
+            "step": self.step,
+            "total_steps": self.total,
+            "config": self.cfg.to_dict(),
+            "g_spec": self.G.spec,
+            "d_spec": self.D.spec,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "ema": self.ema.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler": None,
+            "bound": self.bound.state_dict(),
+            "best": self.best,
+            "sparse_g": self.sparse_g.state_dict() if self.sparse_g else None,
+            "sparse_d": self.sparse_d.state_dict() if self.sparse_d else None,
+            "noise_rng": self.noise.get_state(),
+            "rng": rng_state(),
+            "data": self.stream.state_dict(),
+            "sums": self.step_fn.sums.cpu(),
+            "count": self.step_fn.count,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.ema.load_state_dict(state["ema"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.bound.load_state_dict(state["bound"])
+        self.best = state["best"]
+        for name, masks in (("sparse_g", self.sparse_g), ("sparse_d", self.sparse_d)):
+            if (masks is None) != (state[name] is None):
+                raise UsageError(
+                    f"--resume: the checkpoint {'has' if state[name] else 'lacks'} {name} masks "
+                    f"but this config {'does not' if masks is None else 'does'} train sparse"
+                )
+            if masks is not None:
+                masks.load_state_dict(state[name])
+        self.noise.set_state(state["noise_rng"].to(self.noise.get_state().device))
+        set_rng_state(state["rng"])
+        self.stream.load_state_dict(state["data"])
+        self.step_fn.sums = state["sums"].to(self.device)
+        self.step_fn.count = int(state["count"])
+        self.step = int(state["step"])
+        if self.step > self.total:
+            raise UsageError(
+                f"--resume: the checkpoint is at step {self.step}, past the {self.total} steps "
+                f"asked for (raise --steps with --allow-change steps)"
+            )
+
+    # -- the loop -----------------------------------------------------------------------
+    def fit(self) -> dict[str, Any]:
+        cfg, sf = self.cfg, self.step_fn
+        tick_start, tick_images = time.perf_counter(), 0
+        while self.step < self.total:
+            sf.b_u = self.bound.b_u
+            real = None
+            loss_d = None
+            for _ in range(cfg.n_critic):
+                real = self.next_real()
+                loss_d = sf.d_step(real, self.next_noise())
+                if self.sparse_d:
+                    self.sparse_d.apply(self.D)
+            loss_g = sf.g_step(real, self.next_noise())
+            self.step += 1
+            if self.step % cfg.sparse_every == 0 and self.step < self.total:
+                self._sparse_update()
+            if self.sparse_g:
+                self.sparse_g.apply(self.G)
+            self.ema.update(self.G)
+            if self.sparse_g:
+                self.sparse_g.apply(self.ema.module)
+            sf.record(self.step, loss_d, loss_g)
+            tick_images += cfg.batch_size * cfg.n_critic
+            if self.hooks.progress:
+                self.hooks.progress(self.step, self.total)
+            final = self.step == self.total
+            evaluate = self.eval_every > 0 and (self.step % self.eval_every == 0 or final)
+            if self.step % cfg.log_every == 0 or evaluate or final:
+                rate = tick_images / max(time.perf_counter() - tick_start, 1e-9)
+                self._tick(evaluate, rate)
+                tick_start, tick_images = time.perf_counter(), 0
+            if self.world.is_main and (self.step % self.sample_every == 0 or final):
+                self._grid()
+            if self.step % cfg.checkpoint_every == 0 or final:
+                self._checkpoint()
+        return self._finish()
+
+    def _sparse_update(self) -> None:
+        drop = cosine_drop(self.step, self.total, self.cfg.sparse_drop)
+        if self.sparse_g:
+            self.sparse_g.update(self.G, drop)
+        if self.sparse_d:
+            self.sparse_d.update(self.D, drop)
+            self.sparse_d.apply(self.D)
+
+    def _check_finite(self) -> None:
+        bad = self.step_fn.first_bad_step()
+        if bad is not None:
+            ckpt = self.run.path(CHECKPOINT)
+            kept = (
+                f"last good checkpoint kept at {ckpt}" if ckpt.exists() else "no checkpoint was written yet"
+            )
+            raise TrainingDivergedError(f"a loss became NaN/Inf at step {bad}; training stopped ({kept})")
+
+    def _tick(self, evaluate: bool, rate: float) -> None:
+        self._check_finite()
+        loss_d, loss_g = self.step_fn.means()
+        self.step_fn.reset_sums()
+        row: dict[str, Any] = {
+            "step": self.step,
+            "kimg": round(self.step * self.cfg.batch_size / 1000, 3),
+            "epoch": round(self.step * self.cfg.batch_size / len(self.data), 3),
+            "loss_d": loss_d,
+            "loss_g": loss_g,
+            "b_u": self.bound.b_u,
+            "img_per_s": round(rate, 1),
+        }
+        if evaluate:
+            metric = self._evaluate()
+            row.update({"proxy_name": self.proxy_name, "proxy": metric})
+            self.bound.update(metric)
+            row["b_u_next"] = self.bound.b_u
+            if self.best is None or metric < self.best:
+                self.best = metric
+                if self.world.is_main:
+                    self._save_generator(
+                        BEST, {"proxy_metric": self.proxy_name, "proxy_value": metric, "proxy": True}
+                    )
+        for name, masks in (("g", self.sparse_g), ("d", self.sparse_d)):
+            if masks is not None:
+                s = masks.stats()
+                row[f"{name}_density"], row[f"{name}_exploration"] = (
+                    round(s["density"], 6),
+                    round(s["exploration"], 6),
+                )
+        betas = self.pmish_betas()
+        if betas:
+            row["pmish_beta"] = [round(b, 4) for b in betas.values()]
+        if self.world.is_main:
+            self.run.log(row)
+            if self.hooks.echo:
+                self.hooks.echo(status_line(row, self.total))
+
+    @property
+    def proxy_name(self) -> str:
+        return self.proxy.name if self.proxy is not None else "proxy"
+
+    def _evaluate(self) -> float:
+        metric = float("nan")
+        if self.world.is_main:
+            from ganctl.evaluate.proxy import QualityProxy
+
+            with _rng_fork(self.device):
+                if self.proxy is None:
+                    self.proxy = QualityProxy(
+                        self.data,
+                        n_samples=self.cfg.eval_samples,
+                        extractor=self.cfg.eval_extractor,
+                        seed=derive_seed(self.cfg.seed, "eval") % (1 << 31),
+                        batch_size=min(250, self.cfg.eval_samples),
+                        device=self.device,
+                        precision=self.cfg.precision,
+                    )
+                metric = float(self.proxy.score(self.ema.module))
+        return ddp.broadcast_float(metric, self.world, self.device)
+
+    def _grid(self) -> None:
+        from ganctl.evaluate.sample import sample_grid
+
+        with _rng_fork(self.device):
+            sample_grid(
+                self.ema.module,
+                self.cfg.grid_size,
+                derive_seed(self.cfg.seed, "grid") % (1 << 31),
+                self.run.path(f"samples/step-{self.step:06d}.png"),
+                device=self.device,
+            )
+
+    def pmish_betas(self) -> dict[str, float]:
+        from ganctl.nn.activations import pmish_betas
+
+        return pmish_betas(self.ema.module)
+
+    def _provenance(self) -> dict[str, Any]:
+        prov: dict[str, Any] = {
+            "stage": "train",
+            "step": self.step,
+            "seed": self.cfg.seed,
+            "data": self.data.name,
+            "data_fingerprint": self.data.fingerprint,
+            "preset": self.cfg.preset,
+            "loss": self.cfg.loss,
+            "precision": self.cfg.precision,
+            "ema_decay": self.cfg.ema_decay,
+            "pmish_beta": self.pmish_betas(),
+        }
+        if self.sparse_g:
+            prov["g_density"] = self.cfg.g_density
+            prov["g_real_density"] = self.sparse_g.stats()["density"]
+        if self.cfg.teacher_d:
+            prov["dgl"] = {"teacher": str(self.cfg.teacher_d), "weight": self.cfg.dgl_weight}
+        return prov
+
+    def _save_generator(self, name: str, extra: dict[str, Any] | None = None) -> None:
+        from ganctl.io.artifact import save_generator
+
+        save_generator(self.run.path(name), self.ema.module, {**self._provenance(), **(extra or {})})
+
+    def _checkpoint(self) -> None:
+        self._check_finite()  # a NaN state is never written over the last good one
+        if self.world.is_main:
+            from ganctl.io.artifact import save_discriminator
+            from ganctl.io.checkpoint import save_checkpoint
+
+            self._save_generator(GENERATOR)
+            prov = {
+                "stage": "train",
+                "step": self.step,
+                "seed": self.cfg.seed,
+                "data_fingerprint": self.data.fingerprint,
+            }
+            if self.sparse_d:
+                prov["d_density"] = self.cfg.d_density
+            save_discriminator(self.run.path(DISCRIMINATOR), self.D, prov)
+            save_checkpoint(self.run.path(CHECKPOINT), self.state_dict())
+            pause = os.environ.get("GANCTL_TEST_PAUSE_AFTER_CHECKPOINT")  # lets a test SIGKILL mid-run
+            if pause:
+                time.sleep(float(pause))
+        ddp.barrier(self.world)
+
+    def _finish(self) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "output": str(self.run.path(GENERATOR)),
+            "steps": self.total,
+            "checkpoint": str(self.run.path(CHECKPOINT)),
+            "device": str(self.device),
+            "precision": self.cfg.precision,
+            "world_size": self.world.world_size,
+            "data_fingerprint": self.data.fingerprint,
+            "b_u": self.bound.b_u,
+            "pmish_beta": self.pmish_betas(),
+        }
+        if self.eval_every > 0:
+            summary.update(
+                {
+                    "proxy_name": self.proxy_name,
+                    "best_proxy": self.best,
+                    "best_output": str(self.run.path(BEST)),
+                }
+            )
+        for name, masks in (("g", self.sparse_g), ("d", self.sparse_d)):
+            if masks is not None:
+                summary[f"{name}_density"] = masks.stats()["density"]
+                summary[f"{name}_exploration"] = masks.stats()["exploration"]
+        if self.world.is_main:
+            from ganctl.io.rundir import read_stats
+            from ganctl.train.report import plot_curves
+
+            plot_curves(read_stats(self.run.root), self.run.path(CURVES), self.proxy_name)
+            summary["curves"] = str(self.run.path(CURVES))
+            self.run.finish(summary)
+        return summary
+
+
+@contextlib.contextmanager
+def _rng_fork(device: torch.device):
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        yield
+
+
+def status_line(row: dict[str, Any], total: int) -> str:
+    """The console line; the same numbers as the stats.jsonl row."""
+    parts = [
+        f"step {row['step']}/{total}",
+        f"kimg {row['kimg']:.1f}",
+        f"L_D {row['loss_d']:.4f}",
+        f"L_G {row['loss_g']:.4f}",
+        f"b_u {row['b_u']:g}",
+        f"{row['img_per_s']:.0f} img/s",
+    ]
+    if "proxy" in row:
+        parts.append(f"{row['proxy_name']} {row['proxy']:.3f}")
+    if "g_density" in row:
+        parts.append(f"G density {row['g_density']:.4f}")
+    return "  ".join(parts)
+
+
+def train(
+    cfg: TrainConfig, *, resume: bool = False, force: bool = False, hooks: Hooks | None = None
+) -> dict[str, Any]:
+    """Run (or resume) a training run in `cfg.out`; returns the summary (also in status.json)."""
+    device = resolve_device(cfg.device)
+    world = ddp.init_distributed(device)
+    device = ddp.rank_device(device, world)
+    _configure_determinism(cfg, device)
+    if cfg.precision == "bf16" and device.type == "cpu" and not cfg.deterministic:
+        pass  # allowed (slow on most CPUs); recorded in the config and summary
+    run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main)
+    try:
+        trainer = Trainer(cfg, run, world, device, hooks or Hooks())
+        if resume:
+            from ganctl.io.checkpoint import load_checkpoint
+
+            ckpt_path = run.path(CHECKPOINT)
+            if ckpt_path.exists():
+                trainer.load_state_dict(load_checkpoint(ckpt_path, expect_kind="train"))
+                if world.is_main:
+                    run.truncate_stats(trainer.step)
+            if world.is_main:
+                from ganctl.io.atomic import atomic_write_json
+
+                atomic_write_json(run.path("config.json"), cfg.to_dict())  # allowed changes recorded
+        return trainer.fit()
+    except GanctlError:
+        raise
+    finally:
+        run.close()
+        ddp.shutdown(world)
+
+
+def checkpoint_path(out: str | Path) -> Path:
+    return Path(out) / CHECKPOINT

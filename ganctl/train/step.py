@@ -1,0 +1,144 @@
+"""The MMD-GAN (or hinge) train step: the method owns its step, the loop only schedules.
+
+Speed path: one D forward over cat(real, fake) per D step, autocast (bf16) around the
+networks while the losses cast to fp32 themselves, and no host syncs: the losses are
+accumulated on the device and the first non-finite step is recorded on the device too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganctl import losses
+from ganctl.train.ddp import World, gather
+
+
+@dataclass
+class StepModules:
+    """G/D as the step calls them: `*_train` may be DDP/compile-wrapped; `*_raw` are the plain modules."""
+
+    g_raw: nn.Module
+    d_raw: nn.Module
+    g_train: nn.Module  # G forward with gradient (DDP-wrapped when distributed)
+    g_nograd: nn.Module  # G forward for the D step (no DDP hooks needed)
+    d_train: nn.Module  # D forward whose gradient trains D (DDP-wrapped when distributed)
+    d_frozen: nn.Module  # D forward inside the G step (params frozen, no DDP)
+    teacher: nn.Module | None = None
+
+
+class GANStep:
+    def __init__(
+        self,
+        mods: StepModules,
+        opt_g: torch.optim.Optimizer,
+        opt_d: torch.optim.Optimizer,
+        *,
+        loss: str,
+        b_l: float,
+        modified_weight: float,
+        dgl_weight: float,
+        precision: str,
+        device: torch.device,
+        world: World,
+        channels_last: bool = False,
+    ):
+        self.m, self.opt_g, self.opt_d = mods, opt_g, opt_d
+        self.loss, self.b_l, self.modified_weight = loss, b_l, modified_weight
+        self.dgl_weight = dgl_weight
+        self.precision, self.device, self.world = precision, device, world
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.b_u = 4.0
+        self.reset_sums()
+        self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
+
+    # -- precision -------------------------------------------------------------------------
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _d_outputs(
+        self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One D forward over real+fake, split, then gathered across ranks (global-batch loss)."""
+        x = torch.cat([real, fake.to(real.dtype)]).contiguous(memory_format=self.memory_format)
+        out = d(x).float()
+        r, f = out[: real.shape[0]], out[real.shape[0] :]
+        return gather(r, self.world), gather(f, self.world)
+
+    # -- losses ----------------------------------------------------------------------------
+    def discriminator_loss(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), self.autocast():
+            fake = self.m.g_nograd(z)
+        with self.autocast():
+            r, f = self._d_outputs(self.m.d_train, real, fake)
+        if self.loss == "mmd":
+            return losses.mmd_d_loss(r, f, b_l=self.b_l, b_u=self.b_u, modified_weight=self.modified_weight)
+        return losses.d_loss(self.loss, r, f)
+
+    def generator_loss(self, real: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(total loss, teacher term or None); D's parameters must be frozen by the caller."""
+        with self.autocast():
+            fake = self.m.g_train(z)
+            r, f = self._d_outputs(self.m.d_frozen, real, fake)
+        total = losses.g_loss(self.loss, r, f)
+        term = None
+        if self.m.teacher is not None and self.dgl_weight > 0:
+            with self.autocast():
+                with torch.no_grad():
+                    tr = gather(
+                        self.m.teacher(real.contiguous(memory_format=self.memory_format)).float(), self.world
+                    )
+                tf = gather(
+                    self.m.teacher(fake.contiguous(memory_format=self.memory_format)).float(), self.world
+                )
+            term = losses.dgl_teacher_term(self.loss, tr, tf, alpha=self.dgl_weight)
+            total = total + term
+        return total, term
+
+    # -- steps -----------------------------------------------------------------------------
+    def d_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        loss = self.discriminator_loss(real, z)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return loss.detach()
+
+    def g_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Leaves G's gradients in place (sparse regrowth reads them); zeroed at the next G step."""
+        self.m.d_raw.requires_grad_(False)
+        try:
+            loss, _ = self.generator_loss(real, z)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.m.d_raw.requires_grad_(True)
+        return loss.detach()
+
+    # -- device-side bookkeeping -------------------------------------------------------------
+    def reset_sums(self) -> None:
+        self.sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # (sum L_D, sum L_G)
+        self.count = 0
+
+    def record(self, step: int, loss_d: torch.Tensor, loss_g: torch.Tensor) -> None:
+        """Accumulate on the device; remember the first step whose loss is non-finite (no sync)."""
+        pair = torch.stack([loss_d.double(), loss_g.double()])
+        self.sums += pair
+        self.count += 1
+        bad = (~torch.isfinite(pair).all()) & (self.bad_step < 0)
+        self.bad_step = torch.where(bad, torch.full_like(self.bad_step, step), self.bad_step)
+
+    def first_bad_step(self) -> int | None:
+        """One host sync: the step at which a loss first went NaN/Inf, if any."""
+        bad = int(self.bad_step.item())
+        return None if bad < 0 else bad
+
+    def means(self) -> tuple[float, float]:
+        s = self.sums.tolist()
+        n = max(self.count, 1)
+        return s[0] / n, s[1] / n
