@@ -1,0 +1,257 @@
+"""evaluate_artifacts: generators + data + metric names -> one plain dict (what metrics.json holds).
+
+Generation streams uint8 batches straight into the extractor (no PNGs); reference statistics come
+from the content-keyed cache; every value carries its protocol (sample count, reference, extractor,
+weights hash, seeds, artifact hash, precision, device, batch size).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import ganctl
+from ganctl.errors import UsageError, WeightsUnavailableError
+from ganctl.evaluate.cost import cost_report
+from ganctl.evaluate.extractors import (
+    HOW_TO_GET_WEIGHTS,
+    INCEPTION,
+    RANDCONV,
+    Extractor,
+    build_extractor,
+    extract_features,
+)
+from ganctl.evaluate.generate import check_precision, iter_uint8
+from ganctl.evaluate.protocol import MetricRequest, parse_metrics
+from ganctl.evaluate.reference import ImageDataLike, ReferenceStats, reference_stats
+from ganctl.evaluate.stats import (
+    feature_stats,
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    precision_recall,
+)
+
+Log = Callable[[str], None]
+
+
+def _resolve_device(device: torch.device | str) -> torch.device:
+    from ganctl.device import resolve_device
+
+    return device if isinstance(device, torch.device) else resolve_device(device)
+
+
+def resolve_extractor(
+    name: str, device: torch.device, inception_weights: str | None, log: Log | None = None
+) -> tuple[Extractor, str | None]:
+    """'auto' = Inception, or the labelled randconv proxy when no weights can be had (reason returned)."""
+    if name != "auto":
+        return build_extractor(name, device, inception_weights), None
+    try:
+        return build_extractor(INCEPTION, device, inception_weights), None
+    except WeightsUnavailableError as e:
+        reason = f"Inception weights unavailable, using the {RANDCONV} proxy (metric names say so): {e}"
+        if log:
+            log(reason)
+        return build_extractor(RANDCONV, device), reason
+
+
+def _check_is_possible(requests: list[MetricRequest], extractor: Extractor) -> None:
+    if not any(r.kind == "is" for r in requests):
+        return
+    if extractor.logits_status == "nan":
+        raise WeightsUnavailableError(
+            "Inception Score needs the classification layer, which is NaN in these Inception weights "
+            "(rebuilt offline copy); FID/KID/PR work with them. "
+            f"Drop `is` from the metrics or {HOW_TO_GET_WEIGHTS}"
+        )
+    if extractor.logits_status != "ok":
+        raise UsageError(f"Inception Score needs a classifier; feature extractor {extractor.name!r} has none")
+
+
+def _summary(values: list[float]) -> dict[str, Any]:
+    arr = np.asarray(values, dtype=np.float64)
+    return {
+        "mean": float(arr.mean()),
+        "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        "per_seed": [float(v) for v in arr],
+    }
+
+
+def _metric_values(
+    req: MetricRequest,
+    feats: torch.Tensor,
+    logits: torch.Tensor | None,
+    ref: ReferenceStats,
+    device: torch.device,
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Per-seed component values (fid / kid / is / precision+recall) and extra per-seed details."""
+    f = feats[: req.num_samples]
+    if req.kind == "fid":
+        return {"value": frechet_distance(feature_stats(f), ref.stats)}, {}
+    if req.kind == "kid":
+        out = kernel_inception_distance(f, ref.features)
+        return {"value": out["mean"]}, {
+            "subset_std": out["std"],
+            "subsets": out["subsets"],
+            "subset_size": out["subset_size"],
+        }
+    if req.kind == "is":
+        out = inception_score(logits[: req.num_samples])
+        return {"value": out["mean"]}, {"split_std": out["std"], "splits": out["splits"]}
+    out = precision_recall(f, ref.features, device=device)
+    return (
+        {"precision": out["precision"], "recall": out["recall"], "f_score": out["f_score"]},
+        {"neighbourhood": out["neighbourhood"]},
+    )
+
+
+def _artifact_sha(info: Any) -> str | None:
+    if info is None:
+        return None
+    if isinstance(info, dict):
+        return info.get("sha256")
+    return getattr(info, "sha256", None) or None
+
+
+def evaluate_artifacts(
+    generators: Sequence[tuple[str, nn.Module, Any]],
+    data: ImageDataLike,
+    metrics: Sequence[str] = ("fid",),
+    num_samples: int | None = None,
+    seeds: Sequence[int] = (0,),
+    *,
+    extractor: str = "auto",
+    inception_weights: str | None = None,
+    device: torch.device | str = "auto",
+    batch_size: int = 250,
+    precision: str = "fp32",
+    reference_split: str = "train",
+    num_reference: int | None = None,
+    cost: bool = True,
+    cost_batch_size: int | None = None,
+    use_cache: bool = True,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Score each (name, generator module, ArtifactInfo-or-None) and return the metrics.json dict.
+
+    Results: result["artifacts"][i]["metrics"][metric_name] = {"mean", "std", "per_seed", "details",
+    "protocol"} for fid/kid/is; for pr the entry has "precision"/"recall"/"f_score" sub-dicts instead
+    of mean/std/per_seed. std is the sample std over seeds (0 for one seed).
+    """
+    requests = parse_metrics(metrics, num_samples, reference_split)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise UsageError("at least one seed is needed")
+    if not generators:
+        raise UsageError("no generators to evaluate")
+    if batch_size <= 0:
+        raise UsageError(f"--batch-size must be positive, got {batch_size}")
+    check_precision(precision)
+    dev = _resolve_device(device)
+    ext, fallback = resolve_extractor(extractor, dev, inception_weights, log)
+    _check_is_possible(requests, ext)
+    needs_ref = [r for r in requests if r.kind != "is"]
+    ref = None
+    if needs_ref:
+        ref = reference_stats(
+            data,
+            ext,
+            num_reference,
+            device=dev,
+            batch_size=batch_size,
+            need_features=any(r.kind in ("kid", "pr") for r in needs_ref),
+            use_cache=use_cache,
+        )
+        if log:
+            log(
+                f"reference statistics: {ref.record['count']} images, "
+                f"{'cache hit' if ref.record['cache_hit'] else 'computed'} ({ref.record['key']})"
+            )
+    n_max = max(r.num_samples for r in requests)
+    want_logits = any(r.kind == "is" for r in requests)
+    protocol_common = {
+        "reference_split": reference_split,
+        "reference": ref.record if ref else None,
+        "extractor": ext.name,
+        "extractor_is_proxy": ext.is_proxy,
+        "weights_sha256": ext.weights_sha256,
+        "seeds": seeds,
+        "precision": precision,
+        "extractor_precision": "fp32 (TF32 off)",
+        "device": str(dev),
+        "batch_size": batch_size,
+        "ganctl_version": ganctl.__version__,
+    }
+    if fallback:
+        protocol_common["fallback"] = fallback
+    results = []
+    for name, G, info in generators:
+        per_seed: dict[MetricRequest, list[tuple[dict[str, float], dict[str, Any]]]] = {
+            r: [] for r in requests
+        }
+        for seed in seeds:
+            if log:
+                log(f"{name}: generating {n_max} samples (seed {seed})")
+            batches = iter_uint8(G, n_max, seed, batch_size, dev, precision)
+            got = extract_features(ext, batches, dev, keep_logits=want_logits)
+            for req in requests:
+                per_seed[req].append(_metric_values(req, got.features, got.logits, ref, dev))
+        sha = _artifact_sha(info)
+        entries: dict[str, Any] = {}
+        for req in requests:
+            rows = per_seed[req]
+            entry: dict[str, Any] = {}
+            for component in rows[0][0]:
+                summary = _summary([r[0][component] for r in rows])
+                if component == "value":
+                    entry.update(summary)
+                else:
+                    entry[component] = summary
+            entry["details"] = [r[1] for r in rows]
+            entry["protocol"] = {
+                "metric": req.name(ext.name),
+                "kind": req.kind,
+                "num_samples": req.num_samples,
+                **protocol_common,
+                "artifact_sha256": sha,
+            }
+            entries[req.name(ext.name)] = entry
+        result: dict[str, Any] = {"name": name, "artifact_sha256": sha, "metrics": entries}
+        if cost:
+            result["cost"] = cost_report(G, dev, precision, batch_size=cost_batch_size or batch_size)
+        results.append(result)
+    return {"format": "ganctl.metrics", "version": 1, "protocol": protocol_common, "artifacts": results}
+
+
+def evaluate_reference(
+    data: ImageDataLike,
+    *,
+    extractor: str = "auto",
+    inception_weights: str | None = None,
+    device: torch.device | str = "auto",
+    batch_size: int = 250,
+    num_reference: int | None = None,
+    use_cache: bool = True,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """`ganctl evaluate --data D --real-only`: compute (or find) the cached reference statistics only."""
+    dev = _resolve_device(device)
+    ext, fallback = resolve_extractor(extractor, dev, inception_weights, log)
+    ref = reference_stats(data, ext, num_reference, device=dev, batch_size=batch_size, use_cache=use_cache)
+    out = {
+        "format": "ganctl.reference",
+        "version": 1,
+        "reference": ref.record,
+        "extractor": ext.name,
+        "extractor_is_proxy": ext.is_proxy,
+        "feature_dim": ext.feature_dim,
+        "device": str(dev),
+    }
+    if fallback:
+        out["fallback"] = fallback
+    return out

@@ -1,0 +1,168 @@
+"""Search configuration: one dataclass, presets as plain tables, overrides by flag (methods §4).
+
+A preset fills every field; flags replace single values. The resolved config is what
+`config.json` holds and what `--resume` restores (only runtime keys may change on resume).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ganctl.errors import UsageError
+
+METHODS = ("adversarialnas", "alphagan")
+LOSSES = ("mmd", "hinge")
+PRECISIONS = ("auto", "fp32", "bf16")
+# Keys that never change the maths, so a resume may take new values for them.
+RUNTIME_KEYS = frozenset({"out", "device", "budget_s", "log_every", "checkpoint_every", "compile",
+                          "precision", "channels_last"})
+
+
+@dataclass
+class SearchConfig:
+    """Every effective value of a search run (what config.json records)."""
+
+    method: str = "adversarialnas"
+    preset: str = "tiny"
+    data: str = "shapes"
+    data_root: str | None = None
+    max_images: int | None = None
+    out: str = ""
+    resolution: int = 16
+    width_g: int = 8
+    width_d: int = 8
+    latent_dim: int = 12
+    d_out_dim: int = 16           # MMD needs a vector output; hinge uses its mean
+    batch_size: int = 8
+    steps: int = 6                # iterations (one D update each; G every n_critic / one inner step)
+    n_critic: int = 1
+    gumbel: bool = True           # Gumbel-softmax on the logits (else plain softmax)
+    tau_start: float = 5.0
+    tau_end: float = 0.1
+    loss: str = "mmd"             # weight loss (adversarialnas); alphagan always uses hinge
+    arch_loss: str | None = None  # None: the same as `loss`
+    mmd_bound_lower: float = 0.25
+    mmd_bound_upper: float = 4.0
+    mmd_modified_weight: float = 1e-4
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    arch_lr: float = 3e-4
+    arch_betas: tuple[float, float] = (0.5, 0.999)
+    arch_weight_decay: float = 1e-4
+    alpha_init_std: float = 1e-3
+    # alphaGAN schedule
+    inner_steps: int = 2
+    outer_steps: int = 1
+    worst_steps: int = 2
+    val_fraction: float = 0.5
+    # run control
+    derive_every: int = 3
+    checkpoint_every: int = 3
+    log_every: int = 1
+    budget_s: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"       # auto: bf16 autocast on CUDA, fp32 on CPU
+    channels_last: bool = True    # only applied on CUDA
+    compile: bool = False
+
+    def effective_arch_loss(self) -> str:
+        return self.arch_loss or self.loss
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["betas"], out["arch_betas"] = list(self.betas), list(self.arch_betas)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UsageError(f"search config has unknown keys: {', '.join(unknown)}")
+        data = dict(data)
+        for key in ("betas", "arch_betas"):
+            if key in data:
+                data[key] = tuple(float(v) for v in data[key])
+        return cls(**data)
+
+
+# AdversarialNAS's published search (scripts/search_arch_cifar10.sh): gen/dis batch 120, gf_dim 160,
+# df_dim 80, latent 120, bottom width 4, n_critic 5, Gumbel-softmax, 5 G-epochs over CIFAR-10
+# (5 × ⌈50000/120⌉ = 2085 G steps, i.e. 10425 D iterations). alphaGAN: 20/20/20 inner/worst/outer.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "cifar10": {
+        "adversarialnas": dict(resolution=32, width_g=160, width_d=80, latent_dim=120, batch_size=120,
+                               steps=10425, n_critic=5, gumbel=True, derive_every=417, checkpoint_every=500,
+                               log_every=25),
+        "alphagan": dict(resolution=32, width_g=160, width_d=80, latent_dim=120, batch_size=64, steps=2000,
+                         n_critic=1, gumbel=False, loss="hinge", inner_steps=20, outer_steps=20,
+                         worst_steps=20,
+                         derive_every=200, checkpoint_every=200, log_every=20, d_out_dim=1),
+    },
+    "tiny": {
+        "adversarialnas": dict(resolution=16, width_g=8, width_d=8, latent_dim=12, batch_size=8, steps=6,
+                               n_critic=1, gumbel=True, derive_every=3, checkpoint_every=3, log_every=1,
+                               max_images=256),
+        "alphagan": dict(resolution=16, width_g=8, width_d=8, latent_dim=12, batch_size=8, steps=4,
+                         n_critic=1, gumbel=False, loss="hinge", inner_steps=2, outer_steps=1, worst_steps=2,
+                         derive_every=2, checkpoint_every=2, log_every=1, max_images=256, d_out_dim=1),
+    },
+}
+
+
+def make_config(method: str, preset: str, **overrides: Any) -> SearchConfig:
+    """Resolve preset + overrides (None values mean 'not given') into a validated config."""
+    if method not in METHODS:
+        raise UsageError(f"--method {method!r}: unknown search method (choose {', '.join(METHODS)})")
+    if preset not in PRESETS:
+        raise UsageError(f"--preset {preset!r}: unknown preset (choose {', '.join(PRESETS)})")
+    values: dict[str, Any] = {"method": method, "preset": preset, **PRESETS[preset][method]}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = SearchConfig.from_dict(values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: SearchConfig) -> None:
+    if cfg.method not in METHODS:
+        raise UsageError(f"--method {cfg.method!r}: unknown search method (choose {', '.join(METHODS)})")
+    for name, value in (("--loss", cfg.loss), ("--arch-loss", cfg.effective_arch_loss())):
+        if value not in LOSSES:
+            raise UsageError(f"{name} {value!r}: unknown loss (choose {', '.join(LOSSES)})")
+    if cfg.method == "alphagan" and cfg.loss != "hinge":
+        raise UsageError("alphagan's duality gap is defined on the hinge objective; use --loss hinge")
+    if cfg.precision not in PRECISIONS:
+        raise UsageError(f"--precision {cfg.precision!r}: choose {', '.join(PRECISIONS)}")
+    if cfg.resolution < 16 or cfg.resolution % 8:
+        raise UsageError(f"resolution {cfg.resolution} must be a multiple of 8, at least 16")
+    if cfg.latent_dim % 3:
+        raise UsageError(f"latent_dim {cfg.latent_dim} must split into 3 equal chunks (one per cell)")
+    for name in ("steps", "batch_size", "width_g", "width_d", "n_critic", "inner_steps", "outer_steps",
+                 "worst_steps", "derive_every", "checkpoint_every", "log_every"):
+        if getattr(cfg, name) < 1:
+            raise UsageError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    if cfg.batch_size < 2 and "mmd" in (cfg.loss, cfg.effective_arch_loss()):
+        raise UsageError("the MMD loss needs a batch size of at least 2")
+    if not 0.0 < cfg.val_fraction < 1.0:
+        raise UsageError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
+    if not (cfg.tau_start > 0 and cfg.tau_end > 0):
+        raise UsageError("Gumbel temperatures must be positive")
+    if cfg.budget_s is not None and cfg.budget_s <= 0:
+        raise UsageError(f"--budget must be positive, got {cfg.budget_s} s")
+
+
+_BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_S = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_budget(text: str | None) -> float | None:
+    """'90', '90s', '30m', '1.5h', '1d' → seconds; None stays None."""
+    if text is None:
+        return None
+    match = _BUDGET.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"--budget {text!r}: expected a positive duration like 90s, 30m or 1.5h")
+    return float(match.group(1)) * _UNIT_S[match.group(2).lower()]
