@@ -99,12 +99,7 @@ ResolutionOpt = Annotated[
 ]
 
 
-def offline() -> bool:
-    """GANCTL_OFFLINE=1 forbids every download (datasets, weights)."""
-    return os.environ.get("GANCTL_OFFLINE", "") not in ("", "0")
-
-
 def load_cli_data(name: str, root: str | None, resolution: int | None, seed: int = 0, max_images: int | None = None):
     from ganctl.data import load_data
 
-    return load_data(name, root=root, resolution=resolution, download=not offline(), seed=seed, max_images=max_images)
+    return load_data(name, root=root, resolution=resolution, seed=seed, max_images=max_images)

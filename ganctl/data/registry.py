@@ -1,6 +1,7 @@
 """Dataset names, `--data` parsing and `load_data`, the single entry point of ganctl.data."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,7 +86,9 @@ def load_data(name: str, root: str | Path | None = None, resolution: int | None 
 
     root: --data-root for the torchvision sets (default $GANCTL_CACHE/data or ~/.cache/ganctl/data).
     seed: drives `shapes` generation and the choice of the `max_images` subset.
+    GANCTL_OFFLINE=1 turns every download off, whatever `download` says.
     """
+    download = download and os.environ.get("GANCTL_OFFLINE", "") in ("", "0")
     kind, path = parse_data_arg(name)
     _check_resolution(resolution)
     if max_images is not None and max_images < 1:
