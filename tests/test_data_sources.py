@@ -187,6 +187,18 @@ def test_cifar_pickle_with_code_is_refused(tmp_path):
         load_data("cifar10", root=tmp_path / "root", download=False)
 
 
+def test_ganctl_offline_forbids_download(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as tv_cifar
+
+    def must_not_download(*args, **kwargs):
+        raise AssertionError("downloaded despite GANCTL_OFFLINE=1")
+
+    monkeypatch.setenv("GANCTL_OFFLINE", "1")
+    monkeypatch.setattr(tv_cifar.CIFAR10, "download", must_not_download)
+    with pytest.raises(DataError, match="cifar-10-batches-py"):
+        load_data("cifar10", root=tmp_path / "nothing", download=True)
+
+
 def test_missing_torchvision_set_offline_message(tmp_path, monkeypatch):
     with pytest.raises(DataError) as info:
         load_data("cifar10", root=tmp_path / "nothing", download=False)
@@ -195,6 +207,8 @@ def test_missing_torchvision_set_offline_message(tmp_path, monkeypatch):
     assert "https://www.cs.toronto.edu/~kriz/cifar.html" in message and "--data-root" in message
 
     import torchvision.datasets.cifar as tv_cifar
+
+    monkeypatch.delenv("GANCTL_OFFLINE", raising=False)  # let load_data try (and fail) to download
 
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
