@@ -1,4 +1,5 @@
 """`ganctl compress` — shrink a trained generator with CP/Tucker-2 decomposition (ARD ranks), then fine-tune."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,28 +13,60 @@ from ganctl.cli.common import DeviceOpt, Globals, JsonOpt, QuietOpt, SeedOpt, Ve
 def command(
     artifact: Annotated[Path, typer.Argument(help="The uncompressed generator.safetensors.")],
     out: Annotated[Path, typer.Option("--out", help="Run folder for the compressed artifact and report.")],
-    rank: Annotated[str, typer.Option("--rank", help="auto (ARD probes) | INT (every layer) | PLAN.json.")] = "auto",
-    method: Annotated[str, typer.Option("--method", help="cp | tucker (linear and 1×1 layers use SVD).")] = "cp",
-    layers: Annotated[list[str] | None, typer.Option(
-        "--layers", help="Glob over layer names, e.g. 'cells.*.c*.conv' (repeatable; default all).")] = None,
+    rank: Annotated[
+        str, typer.Option("--rank", help="auto (ARD probes) | INT (every layer) | PLAN.json.")
+    ] = "auto",
+    method: Annotated[
+        str, typer.Option("--method", help="cp | tucker (linear and 1×1 layers use SVD).")
+    ] = "cp",
+    layers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--layers", help="Glob over layer names, e.g. 'cells.*.c*.conv' (repeatable; default all)."
+        ),
+    ] = None,
     penalty: Annotated[float, typer.Option("--penalty", help="ARD penalty factor PF (1/1 … 1/20).")] = 0.1,
-    target_params: Annotated[float | None, typer.Option(
-        "--target-params", help="With --rank auto: keep at most this fraction of G's parameters.")] = None,
-    finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Fine-tuning steps (0 = none).")] = 0,
-    freeze_factors: Annotated[bool, typer.Option(
-        "--freeze-factors", help="Keep the fitted factors fixed; fine-tune only the other layers.")] = False,
-    teacher_d: Annotated[str | None, typer.Option(
-        "--teacher-d", help="Uncompressed model's discriminator (.safetensors or train checkpoint): DGL term.")
+    target_params: Annotated[
+        float | None,
+        typer.Option(
+            "--target-params", help="With --rank auto: keep at most this fraction of G's parameters."
+        ),
+    ] = None,
+    finetune_steps: Annotated[
+        int, typer.Option("--finetune-steps", help="Fine-tuning steps (0 = none).")
+    ] = 0,
+    freeze_factors: Annotated[
+        bool,
+        typer.Option(
+            "--freeze-factors", help="Keep the fitted factors fixed; fine-tune only the other layers."
+        ),
+    ] = False,
+    teacher_d: Annotated[
+        str | None,
+        typer.Option(
+            "--teacher-d",
+            help="Uncompressed model's discriminator (.safetensors or train checkpoint): DGL term.",
+        ),
     ] = None,
     dgl_weight: Annotated[float, typer.Option("--dgl-weight", help="DGL teacher-term weight α.")] = 0.1,
-    data: Annotated[str | None, typer.Option(
-        "--data", help="Dataset for the quality proxy and fine-tuning (cifar10, shapes, folder:PATH, ...).")] = None,
-    data_root: Annotated[str | None, typer.Option("--data-root", help="Where torchvision datasets live.")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Dataset for the quality proxy and fine-tuning (cifar10, shapes, folder:PATH, ...).",
+        ),
+    ] = None,
+    data_root: Annotated[
+        str | None, typer.Option("--data-root", help="Where torchvision datasets live.")
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Fine-tuning batch size.")] = 64,
-    probe_samples: Annotated[int, typer.Option(
-        "--probe-samples", help="Samples per ARD quality probe (proxy FID).")] = 1000,
-    extractor: Annotated[str, typer.Option(
-        "--extractor", help="Proxy feature extractor: auto | inception-v3-compat | randconv.")] = "auto",
+    probe_samples: Annotated[
+        int, typer.Option("--probe-samples", help="Samples per ARD quality probe (proxy FID).")
+    ] = 1000,
+    extractor: Annotated[
+        str,
+        typer.Option("--extractor", help="Proxy feature extractor: auto | inception-v3-compat | randconv."),
+    ] = "auto",
     fit_iters: Annotated[int, typer.Option("--fit-iters", help="ALS iterations per decomposition.")] = 50,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
@@ -58,11 +91,28 @@ def command(
         from ganctl.compress.run import CompressConfig, Hooks, compress
 
         cfg = CompressConfig(
-            artifact=str(artifact), out=str(out), rank=rank, method=method, layers=list(layers or []),
-            penalty=penalty, target_params=target_params, finetune_steps=finetune_steps,
-            freeze_factors=freeze_factors, teacher_d=teacher_d, dgl_weight=dgl_weight, data=data,
-            data_root=data_root, batch_size=batch_size, probe_samples=probe_samples, extractor=extractor,
-            fit_iters=fit_iters, device=device, seed=seed, resume=resume, force=force)
+            artifact=str(artifact),
+            out=str(out),
+            rank=rank,
+            method=method,
+            layers=list(layers or []),
+            penalty=penalty,
+            target_params=target_params,
+            finetune_steps=finetune_steps,
+            freeze_factors=freeze_factors,
+            teacher_d=teacher_d,
+            dgl_weight=dgl_weight,
+            data=data,
+            data_root=data_root,
+            batch_size=batch_size,
+            probe_samples=probe_samples,
+            extractor=extractor,
+            fit_iters=fit_iters,
+            device=device,
+            seed=seed,
+            resume=resume,
+            force=force,
+        )
         console = g.console
         hooks = Hooks(echo=console.print, progress=_progress(console))
         result = compress(cfg, hooks)
@@ -91,14 +141,19 @@ def _print_table(console: Any, report: dict[str, Any]) -> None:
     from ganctl.compress.report import table_rows
 
     name = report.get("quality_name") or "proxy"
-    table = Table(title=f"compressed: {report['params_before']:,} → {report['params_after']:,} parameters "
-                        f"({report['param_ratio']:.3f}×)")
+    table = Table(
+        title=f"compressed: {report['params_before']:,} → {report['params_after']:,} parameters "
+        f"({report['param_ratio']:.3f}×)"
+    )
     for col in ("layer", "method", "rank", "params before", "params after", f"probe {name}"):
         table.add_column(col, justify="left" if col == "layer" else "right")
     for row in table_rows(report):
         table.add_row(*row)
     console.print(table)
-    for key, label in (("quality_before", "dense"), ("quality_decomposed", "decomposed"),
-                       ("quality_finetuned", "fine-tuned")):
+    for key, label in (
+        ("quality_before", "dense"),
+        ("quality_decomposed", "decomposed"),
+        ("quality_finetuned", "fine-tuned"),
+    ):
         if report.get(key) is not None:
             console.print(f"{name} ({label}): {report[key]:.3f}")

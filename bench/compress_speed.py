@@ -1,0 +1,159 @@
+"""Dense vs compressed cifar10-large generator: params, MACs, batch-1 latency, batch-256 throughput.
+
+The compressed model keeps about one third of the parameters: every decomposable layer gets the same
+fraction of its break-even rank (CP for k>1 convs, SVD for linear / 1×1), found by bisection. Factors
+are random (apply_plan) — speed does not depend on the values. Also times `compress --rank auto` end
+to end on a small setting (tiny generator, shapes data, randconv proxy).
+
+    python bench/compress_speed.py [--device cpu|cuda] [--batch 256] [--repeats 5] [--skip-auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ganctl.compress.decompose import dense_params, factorised_params, parity_rank
+from ganctl.compress.layers import num_params
+from ganctl.compress.plan import apply_plan, decomposable_layers, plan_entry
+
+
+def large_generator() -> torch.nn.Module:
+    from ganctl.genotype import load_genotype
+    from ganctl.models import build_generator, generator_spec
+
+    return build_generator(
+        generator_spec(
+            load_genotype("mmd-adversarialnas-cifar10"),
+            resolution=32,
+            width=256,
+            latent_dim=120,
+            activation="pmish",
+        )
+    )
+
+
+def plan_for_fraction(G: torch.nn.Module, keep: float) -> list[dict]:
+    layers = decomposable_layers(G)
+    total = num_params(G)
+
+    def plan(f: float) -> list[dict]:
+        return [
+            plan_entry(n, m, "cp", max(1, int(f * parity_rank(m, "cp"))))
+            for n, m in layers.items()
+            if parity_rank(m, "cp") >= 1
+        ]
+
+    lo, hi = 0.01, 1.0
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        saved = sum(dense_params(layers[e["layer"]]) - factorised_params(layers[e["layer"]], "cp", e["rank"])
+                    for e in plan(mid))
+        lo, hi = (mid, hi) if total - saved <= keep * total else (lo, mid)
+    return plan(lo)
+
+
+@torch.no_grad()
+def time_forward(G: torch.nn.Module, batch: int, device: torch.device, repeats: int) -> float:
+    z = torch.randn(batch, int(G.latent_dim), device=device)
+    G(z)  # warm-up
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        G(z)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def macs(G: torch.nn.Module) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        G(torch.zeros(1, int(G.latent_dim)))
+    return counter.get_total_flops() // 2
+
+
+def time_auto() -> float:
+    from ganctl.compress.run import CompressConfig, compress
+    from ganctl.genotype import load_genotype
+    from ganctl.io.artifact import save_generator
+    from ganctl.models import build_generator, generator_spec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        G = build_generator(generator_spec(load_genotype("tiny"), resolution=32, width=16, latent_dim=12))
+        save_generator(Path(tmp) / "g.safetensors", G)
+        t = time.perf_counter()
+        compress(
+            CompressConfig(
+                artifact=str(Path(tmp) / "g.safetensors"),
+                out=str(Path(tmp) / "out"),
+                rank="auto",
+                target_params=0.5,
+                data="shapes",
+                probe_samples=256,
+                extractor="randconv",
+                fit_iters=25,
+                device="cpu",
+            )
+        )
+        return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--keep", type=float, default=1 / 3)
+    ap.add_argument("--skip-auto", action="store_true")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    dense = large_generator().eval()
+    small = apply_plan(large_generator(), plan_for_fraction(dense, args.keep)).eval()
+    rows = {}
+    for name, G in (("dense", dense), ("compressed", small)):
+        m = macs(G)
+        G.to(device)
+        lat = time_forward(G, 1, device, args.repeats * 4)
+        thr = args.batch / time_forward(G, args.batch, device, args.repeats)
+        rows[name] = {
+            "params": num_params(G),
+            "macs_per_image": m,
+            "latency_ms_b1": lat * 1e3,
+            "images_per_s_b1": 1 / lat,
+            f"images_per_s_b{args.batch}": thr,
+        }
+    print(f"device={device} threads={torch.get_num_threads()} fp32 batch={args.batch}")
+    keys = list(rows["dense"])
+    print(f"{'':12}" + "".join(f"{k:>22}" for k in keys))
+    for name, r in rows.items():
+        print(f"{name:12}" + "".join(f"{r[k]:>22,.2f}" for k in keys))
+    d, c = rows["dense"], rows["compressed"]
+    result = {
+        "device": str(device),
+        "batch": args.batch,
+        "dense": d,
+        "compressed": c,
+        "param_ratio": c["params"] / d["params"],
+        "mac_ratio": c["macs_per_image"] / d["macs_per_image"],
+        "speedup_b1": c["images_per_s_b1"] / d["images_per_s_b1"],
+        f"speedup_b{args.batch}": c[f"images_per_s_b{args.batch}"] / d[f"images_per_s_b{args.batch}"],
+    }
+    if not args.skip_auto:
+        result["rank_auto_seconds_small"] = time_auto()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

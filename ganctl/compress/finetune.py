@@ -1,0 +1,139 @@
+"""Fine-tune a decomposed generator with the training loss (reusing the train step), optionally with DGL.
+
+With `freeze_factors` the factorised layers stay as fitted and only the rest of G trains. With a teacher
+D (the uncompressed model's discriminator) the DGL term α·L_adv(D_t(G(z))) is added (methods §6).
+Resumable: a `kind="compress"` checkpoint holds the plan, G, D, optimisers, data-stream and RNG state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganctl.compress.layers import Factorised
+from ganctl.device import derive_seed, rng_state, set_rng_state
+from ganctl.errors import TrainingDivergedError
+from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
+
+
+@dataclass
+class FinetuneConfig:
+    steps: int = 0
+    batch_size: int = 64
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    loss: str = "mmd"
+    b_l: float = 0.25
+    b_u: float = 4.0
+    modified_weight: float = 1e-4
+    freeze_factors: bool = False
+    dgl_weight: float = 0.1
+    checkpoint_every: int = 200
+    seed: int = 0
+
+
+def trainable_params(G: nn.Module, freeze_factors: bool) -> list[nn.Parameter]:
+    frozen: set[int] = set()
+    if freeze_factors:
+        for m in G.modules():
+            if isinstance(m, Factorised):
+                frozen.update(id(p) for p in m.parameters())
+    for p in G.parameters():
+        p.requires_grad_(id(p) not in frozen)
+    return [p for p in G.parameters() if p.requires_grad]
+
+
+def finetune(
+    G: nn.Module,
+    D: nn.Module,
+    teacher: nn.Module | None,
+    stream: Any,
+    cfg: FinetuneConfig,
+    device: torch.device,
+    checkpoint: Path,
+    extra_state: dict[str, Any],
+    *,
+    resume: bool = False,
+    log: Callable[[dict[str, Any]], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Run (or continue) `cfg.steps` steps; checkpoints every `checkpoint_every` steps and at the end."""
+    from ganctl.train.ddp import World
+    from ganctl.train.step import GANStep, StepModules
+
+    G.to(device).train()
+    D.to(device).train()
+    params = trainable_params(G, cfg.freeze_factors)
+    opt_g = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    mods = StepModules(G, D, G, G, D, D, teacher)
+    step_fn = GANStep(
+        mods,
+        opt_g,
+        opt_d,
+        loss=cfg.loss,
+        b_l=cfg.b_l,
+        modified_weight=cfg.modified_weight,
+        dgl_weight=cfg.dgl_weight if teacher is not None else 0.0,
+        precision="fp32",
+        device=device,
+        world=World(),
+    )
+    step_fn.b_u = cfg.b_u
+    noise = torch.Generator(device=device)
+    noise.manual_seed(derive_seed(cfg.seed, "compress/noise") % (1 << 63))
+    step = 0
+    if resume and checkpoint.exists():
+        state = load_checkpoint(checkpoint, expect_kind="compress")
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        stream.load_state_dict(state["data"])
+        noise.set_state(state["noise_rng"].to(noise.get_state().device))
+        set_rng_state(state["rng"])
+        step = int(state["step"])
+
+    def save() -> None:
+        save_checkpoint(
+            checkpoint,
+            {
+                "kind": "compress",
+                "step": step,
+                "G": G.state_dict(),
+                "D": D.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "data": stream.state_dict(),
+                "noise_rng": noise.get_state(),
+                "rng": rng_state(),
+                **extra_state,
+            },
+        )
+
+    latent = int(G.latent_dim)
+    while step < cfg.steps:
+        real = stream.next()
+        z = torch.randn(real.shape[0], latent, generator=noise, device=device)
+        loss_d = step_fn.d_step(real, z)
+        z = torch.randn(real.shape[0], latent, generator=noise, device=device)
+        loss_g = step_fn.g_step(real, z)
+        step += 1
+        if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
+            raise TrainingDivergedError(
+                f"fine-tuning loss became non-finite at step {step}; "
+                f"the last checkpoint ({checkpoint.name}) is kept"
+            )
+        if log is not None and (step % 50 == 0 or step == cfg.steps):
+            log({"step": step, "loss_d": float(loss_d), "loss_g": float(loss_g)})
+        if progress is not None:
+            progress(step, cfg.steps)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save()
+    G.eval().requires_grad_(False)
+    return {"steps": step}

@@ -1,0 +1,209 @@
+"""Factorised layers that run as real (depthwise / 1×1 / small) convolutions — never a rebuilt dense kernel.
+
+Each class is built from the *shape* of an existing layer (so `apply_plan` can recreate it on a fresh
+model before the weights load) and later filled with fitted factors by `ganctl.compress.decompose`.
+
+Constructions (x: input, W: the original kernel, R: rank):
+- CP Conv2d, W[o,c,i,j] = Σ_r A[o,r]·B[c,r]·V[i,r]·H[j,r]:
+  1×1 conv B (C_in→R, no bias) → depthwise kh×1 conv V (stride/padding/dilation along H)
+  → depthwise 1×kw conv H (stride/padding/dilation along W) → 1×1 conv A (R→C_out, original bias).
+  Every axis of a 2-D convolution is independent, so splitting stride/padding/dilation per axis
+  (also asymmetric ones) is exact. Parameters R·(C_in+C_out+kh+kw)+C_out = R·(C_in+C_out+2k)+C_out.
+- CP ConvTranspose2d, W[c,o,i,j] = Σ_r B[c,r]·A[o,r]·V[i,r]·H[j,r]: 1×1 conv B → depthwise
+  ConvTranspose2d kh×1 (stride/padding/output_padding/dilation along H) → depthwise ConvTranspose2d
+  1×kw (along W) → 1×1 conv A with the bias. A transposed conv is the adjoint of a conv; the adjoint of
+  a per-axis separable operator is the product of the per-axis adjoints, and the 1×1 channel mixes
+  commute with the per-channel spatial ops, so at full rank the output is identical.
+- Tucker-2 (both conv kinds): 1×1 conv (C_in→R_in) → core conv / transposed conv (R_in→R_out, k×k,
+  all spatial settings) → 1×1 conv (R_out→C_out, bias).
+- Linear / 1×1 conv at rank R: two layers in→R→out (a truncated SVD is the optimal fit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+LAYER_TYPES = {nn.Conv2d: "conv2d", nn.ConvTranspose2d: "conv_transpose2d", nn.Linear: "linear"}
+
+
+def layer_type(module: nn.Module) -> str | None:
+    """The plan 'type' of a decomposable layer (factorised pieces are not re-decomposed)."""
+    for cls, name in LAYER_TYPES.items():
+        if type(module) is cls or (
+            type(module).__name__.startswith("Parametrized") and isinstance(module, cls)
+        ):
+            return name
+    return None
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
+
+
+class Factorised(nn.Module):
+    """Common base: a sequence of real layers plus what the plan needs to describe it."""
+
+    method: str = ""
+    rank: int | list[int] = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts = nn.Sequential()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.parts(x)
+
+
+class CPConv2d(Factorised):
+    method = "cp"
+
+    def __init__(self, conv: nn.Conv2d, rank: int):
+        super().__init__()
+        kh, kw = _pair(conv.kernel_size)
+        sh, sw = _pair(conv.stride)
+        dh, dw = _pair(conv.dilation)
+        self.rank = rank
+        has_bias = conv.bias is not None
+        if isinstance(conv.padding, str):  # 'same'/'valid' is per-axis too
+            pad_h: Any = conv.padding
+            pad_w: Any = conv.padding
+        else:
+            ph, pw = _pair(conv.padding)
+            pad_h, pad_w = (ph, 0), (0, pw)
+        mode = conv.padding_mode
+        self.parts.append(nn.Conv2d(conv.in_channels, rank, 1, bias=False))
+        self.parts.append(
+            nn.Conv2d(
+                rank,
+                rank,
+                (kh, 1),
+                stride=(sh, 1),
+                padding=pad_h,
+                dilation=(dh, 1),
+                groups=rank,
+                bias=False,
+                padding_mode=mode,
+            )
+        )
+        self.parts.append(
+            nn.Conv2d(
+                rank,
+                rank,
+                (1, kw),
+                stride=(1, sw),
+                padding=pad_w,
+                dilation=(1, dw),
+                groups=rank,
+                bias=False,
+                padding_mode=mode,
+            )
+        )
+        self.parts.append(nn.Conv2d(rank, conv.out_channels, 1, bias=has_bias))
+
+
+class CPConvTranspose2d(Factorised):
+    method = "cp"
+
+    def __init__(self, conv: nn.ConvTranspose2d, rank: int):
+        super().__init__()
+        kh, kw = _pair(conv.kernel_size)
+        sh, sw = _pair(conv.stride)
+        ph, pw = _pair(conv.padding)
+        oh, ow = _pair(conv.output_padding)
+        dh, dw = _pair(conv.dilation)
+        self.rank = rank
+        self.parts.append(nn.Conv2d(conv.in_channels, rank, 1, bias=False))
+        self.parts.append(
+            nn.ConvTranspose2d(
+                rank,
+                rank,
+                (kh, 1),
+                stride=(sh, 1),
+                padding=(ph, 0),
+                output_padding=(oh, 0),
+                dilation=(dh, 1),
+                groups=rank,
+                bias=False,
+            )
+        )
+        self.parts.append(
+            nn.ConvTranspose2d(
+                rank,
+                rank,
+                (1, kw),
+                stride=(1, sw),
+                padding=(0, pw),
+                output_padding=(0, ow),
+                dilation=(1, dw),
+                groups=rank,
+                bias=False,
+            )
+        )
+        self.parts.append(nn.Conv2d(rank, conv.out_channels, 1, bias=conv.bias is not None))
+
+
+class TuckerConv(Factorised):
+    """Tucker-2 for Conv2d and ConvTranspose2d; rank = [R_out, R_in]."""
+
+    method = "tucker"
+
+    def __init__(self, conv: nn.Conv2d | nn.ConvTranspose2d, rank: list[int]):
+        super().__init__()
+        r_out, r_in = rank
+        self.rank = [r_out, r_in]
+        self.parts.append(nn.Conv2d(conv.in_channels, r_in, 1, bias=False))
+        if isinstance(conv, nn.ConvTranspose2d):
+            core: nn.Module = nn.ConvTranspose2d(
+                r_in,
+                r_out,
+                conv.kernel_size,
+                stride=conv.stride,
+                padding=conv.padding,
+                output_padding=conv.output_padding,
+                dilation=conv.dilation,
+                bias=False,
+            )
+        else:
+            core = nn.Conv2d(
+                r_in,
+                r_out,
+                conv.kernel_size,
+                stride=conv.stride,
+                padding=conv.padding,
+                dilation=conv.dilation,
+                bias=False,
+                padding_mode=conv.padding_mode,
+            )
+        self.parts.append(core)
+        self.parts.append(nn.Conv2d(r_out, conv.out_channels, 1, bias=conv.bias is not None))
+
+
+class LowRankLinear(Factorised):
+    method = "svd"
+
+    def __init__(self, linear: nn.Linear, rank: int):
+        super().__init__()
+        self.rank = rank
+        self.parts.append(nn.Linear(linear.in_features, rank, bias=False))
+        self.parts.append(nn.Linear(rank, linear.out_features, bias=linear.bias is not None))
+
+
+class LowRankConv1x1(Factorised):
+    """A 1×1 conv (any stride) at rank R: 1×1 conv C_in→R (carries the stride) → 1×1 conv R→C_out."""
+
+    method = "svd"
+
+    def __init__(self, conv: nn.Conv2d, rank: int):
+        super().__init__()
+        self.rank = rank
+        # padding on the first conv: padded positions give zeros there, so the output is the bias, as before
+        self.parts.append(
+            nn.Conv2d(conv.in_channels, rank, 1, stride=conv.stride, padding=conv.padding, bias=False)
+        )
+        self.parts.append(nn.Conv2d(rank, conv.out_channels, 1, bias=conv.bias is not None))
+
+
+def num_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

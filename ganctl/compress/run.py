@@ -1,0 +1,377 @@
+"""`compress` core: artifact in, decomposed (and fine-tuned) artifact + ranks.json + plot out."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganctl.compress import ranks as rk
+from ganctl.compress.decompose import decompose_layer, dense_params, factorised_params
+from ganctl.compress.finetune import FinetuneConfig, finetune
+from ganctl.compress.layers import num_params
+from ganctl.compress.plan import select_layers, validate_plan
+from ganctl.device import derive_seed, resolve_device, seed_all
+from ganctl.errors import InputFileError, UsageError
+from ganctl.io.atomic import atomic_write_json
+from ganctl.io.rundir import RunDir
+
+GENERATOR = "generator.safetensors"
+RANKS = "ranks.json"
+PLAN = "plan.json"
+PLOT = "size_vs_quality.png"
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class CompressConfig:
+    artifact: str
+    out: str
+    rank: str = "auto"  # auto | INT | path to PLAN.json
+    method: str = "cp"
+    layers: list[str] = field(default_factory=list)
+    penalty: float = 0.1
+    target_params: float | None = None
+    finetune_steps: int = 0
+    freeze_factors: bool = False
+    teacher_d: str | None = None
+    dgl_weight: float = 0.1
+    data: str | None = None
+    data_root: str | None = None
+    batch_size: int = 64
+    lr: float = 2e-4
+    probe_samples: int = 1000
+    extractor: str = "auto"
+    fit_iters: int = 50
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    force: bool = False
+
+
+@dataclass
+class Hooks:
+    echo: Callable[[str], None] | None = None
+    progress: Callable[[str, int, int], None] | None = None
+    quality: Callable[[nn.Module], float] | None = None  # tests inject a stand-in proxy
+    quality_name: str = ""
+
+
+def _rank_policy(rank: str) -> tuple[str, Any]:
+    if rank == "auto":
+        return "auto", None
+    if rank.lstrip("-").isdigit():
+        value = int(rank)
+        if value < 1:
+            raise UsageError(f"--rank {rank}: a fixed rank must be at least 1")
+        return "fixed", value
+    if rank.endswith(".json") or Path(rank).exists():
+        return "file", rank
+    raise UsageError(f"--rank {rank!r}: expected auto, a positive integer or a PLAN.json file")
+
+
+def _check_config(cfg: CompressConfig) -> str:
+    policy, _ = _rank_policy(cfg.rank)
+    if cfg.method not in ("cp", "tucker"):
+        raise UsageError(f"--method {cfg.method!r}: expected cp or tucker")
+    if cfg.target_params is not None and policy != "auto":
+        raise UsageError("--target-params chooses ranks itself; use it with --rank auto")
+    if cfg.target_params is not None and not 0 < cfg.target_params <= 1:
+        raise UsageError(f"--target-params {cfg.target_params}: expected a fraction in (0, 1]")
+    if cfg.penalty < 0:
+        raise UsageError(f"--penalty {cfg.penalty}: must be ≥ 0")
+    if cfg.finetune_steps < 0:
+        raise UsageError(f"--finetune-steps {cfg.finetune_steps}: must be ≥ 0")
+    if cfg.teacher_d and cfg.finetune_steps == 0:
+        raise UsageError("--teacher-d only acts during fine-tuning; add --finetune-steps N")
+    return policy
+
+
+def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, Any]:
+    from ganctl.io.artifact import load_generator, read_artifact
+
+    info = read_artifact(cfg.artifact, expect_kind="generator")
+    if info.spec.get("decomposition"):
+        raise InputFileError(
+            "is already decomposed (its spec has a decomposition plan); compress the "
+            "uncompressed parent instead",
+            cfg.artifact,
+        )
+    G, info = load_generator(cfg.artifact, device)
+    return G, info
+
+
+def _load_data(cfg: CompressConfig, resolution: int) -> Any:
+    if not cfg.data:
+        raise UsageError("--data is needed for --rank auto and for fine-tuning")
+    from ganctl.data import load_data
+
+    return load_data(cfg.data, root=cfg.data_root, resolution=resolution, seed=cfg.seed)
+
+
+def _teacher(cfg: CompressConfig, parent: Any, resolution: int, device: torch.device) -> nn.Module | None:
+    if not cfg.teacher_d:
+        return None
+    from ganctl.train.dgl import check_teacher_shape, load_teacher
+
+    if cfg.teacher_d.endswith(".safetensors"):
+        from ganctl.io.artifact import read_artifact
+
+        prov = read_artifact(cfg.teacher_d, with_hash=False).provenance
+        mine, theirs = parent.provenance.get("data_fingerprint"), prov.get("data_fingerprint")
+        if mine and theirs and mine != theirs:
+            raise UsageError(
+                f"--teacher-d {cfg.teacher_d}: this discriminator was trained on other data than "
+                f"the generator (data fingerprint {theirs[:12]} vs {mine[:12]})"
+            )
+    teacher = load_teacher(cfg.teacher_d, resolution, device)
+    check_teacher_shape(teacher, resolution, device, cfg.teacher_d)
+    return teacher
+
+
+def _student_d(cfg: CompressConfig, teacher: nn.Module | None, resolution: int) -> nn.Module:
+    """The student D starts from the teacher, else the D saved next to the artifact, else a fresh one."""
+    if teacher is not None:
+        return copy.deepcopy(teacher).requires_grad_(True)
+    beside = Path(cfg.artifact).with_name("discriminator.safetensors")
+    if beside.is_file():
+        from ganctl.io.artifact import load_discriminator
+
+        return load_discriminator(beside)[0]
+    from ganctl.models import build_discriminator, discriminator_spec
+
+    init = derive_seed(cfg.seed, "compress/d_init") % (1 << 31)
+    return build_discriminator(discriminator_spec("resnet", width=128, resolution=resolution, init_seed=init))
+
+
+def choose_plan(
+    cfg: CompressConfig, G: nn.Module, layers: dict[str, nn.Module], quality: Any, echo: Any, progress: Any
+) -> tuple[list[dict], list[rk.LayerSearch], float | None, dict]:
+    policy, value = _rank_policy(cfg.rank)
+    if policy == "fixed":
+        return rk.fixed_plan(layers, cfg.method, value), [], None, {}
+    if policy == "file":
+        return rk.load_plan_file(value, layers, cfg.method), [], None, {}
+    results, baseline, fits = rk.ard_search(
+        G, layers, cfg.method, quality, penalty=cfg.penalty, n_iter=cfg.fit_iters, progress=progress
+    )
+    if cfg.target_params is not None:
+        rk.budget_choice(results, num_params(G), cfg.target_params)
+    return rk.plan_from_search(results, layers, cfg.method), results, baseline, fits
+
+
+def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
+    hooks = hooks or Hooks()
+    echo = hooks.echo or (lambda _s: None)
+    _check_config(cfg)
+    policy, _ = _rank_policy(cfg.rank)
+    device = resolve_device(cfg.device)
+    seed_all(cfg.seed)
+    G, parent = _load_parent(cfg, device)
+    layers = select_layers(G, cfg.layers)
+    if not layers:
+        raise UsageError("the generator has no decomposable layers")
+    need_data = (policy == "auto" and hooks.quality is None) or cfg.finetune_steps > 0
+    data = _load_data(cfg, int(G.resolution)) if need_data else None
+    teacher = _teacher(cfg, parent, int(G.resolution), device)
+    early_plan = None
+    if policy != "auto" and not cfg.resume:  # bad ranks / plan files fail before the run folder exists
+        early_plan, _, _, _ = choose_plan(cfg, G, layers, None, echo, None)
+    run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume)
+    try:
+        quality, quality_name = hooks.quality, hooks.quality_name
+        if quality is None and data is not None:
+            from ganctl.evaluate import QualityProxy
+
+            proxy = QualityProxy(
+                data,
+                n_samples=cfg.probe_samples,
+                extractor=cfg.extractor,
+                seed=derive_seed(cfg.seed, "compress/proxy") % (1 << 31),
+                batch_size=min(250, cfg.probe_samples),
+                device=device,
+            )
+            quality, quality_name = proxy.score, proxy.name
+        saved_plan = run.path(PLAN)
+        results: list[rk.LayerSearch] = []
+        baseline, fits = None, {}
+        if cfg.resume and saved_plan.is_file():
+            plan = validate_plan(json.loads(saved_plan.read_text()), str(saved_plan))
+            echo(f"resuming with the saved plan ({len(plan)} layers)")
+        elif early_plan is not None:
+            plan = early_plan
+            atomic_write_json(saved_plan, plan)
+        else:
+            plan, results, baseline, fits = choose_plan(cfg, G, layers, quality, echo, hooks.progress)
+            atomic_write_json(saved_plan, plan)
+        if baseline is None and quality is not None:
+            baseline = float(quality(G))
+        student = copy.deepcopy(G)
+        used, notes = [], []
+        for entry in plan:
+            module = rk.cached_fit(fits, entry["layer"], entry["rank"])
+            layer = layers[entry["layer"]]
+            if module is None:
+                fit = decompose_layer(
+                    layer, entry["method"], entry["rank"], n_iter=cfg.fit_iters, name=entry["layer"]
+                )
+                module, entry = fit.module, {**entry, "rank": fit.rank}
+                notes.append({"layer": entry["layer"], "rel_error": fit.rel_error, "retries": fit.retries})
+            student.set_submodule(entry["layer"], module)
+            used.append(entry)
+        plan = used
+        quality_before_ft = float(quality(student)) if quality is not None else None
+        ft = {"steps": 0}
+        if cfg.finetune_steps > 0:
+            from ganctl.data import BatchStream
+
+            D = _student_d(cfg, teacher, int(G.resolution))
+            stream = BatchStream(data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "compress/data"))
+            ft_cfg = FinetuneConfig(
+                steps=cfg.finetune_steps,
+                batch_size=cfg.batch_size,
+                lr=cfg.lr,
+                loss=str(parent.provenance.get("loss", "mmd")),
+                freeze_factors=cfg.freeze_factors,
+                dgl_weight=cfg.dgl_weight,
+                seed=cfg.seed,
+            )
+            ft = finetune(
+                student,
+                D,
+                teacher,
+                stream,
+                ft_cfg,
+                device,
+                run.path(CHECKPOINT),
+                {"plan": plan},
+                resume=cfg.resume,
+                log=run.log,
+                progress=(lambda s, t: hooks.progress("finetune", s, t)) if hooks.progress else None,
+            )
+        student.eval()
+        quality_after = float(quality(student)) if quality is not None and cfg.finetune_steps > 0 else None
+        student.spec = {**parent.spec, "decomposition": plan}
+        from ganctl.io.artifact import save_generator
+
+        provenance = {
+            "stage": "compress",
+            "parent": str(cfg.artifact),
+            "parent_sha256": parent.sha256,
+            "parent_provenance": parent.provenance,
+            "method": cfg.method,
+            "rank_policy": cfg.rank,
+            "penalty": cfg.penalty,
+            "target_params": cfg.target_params,
+            "finetune_steps": ft["steps"],
+            "freeze_factors": cfg.freeze_factors,
+            "teacher_d": cfg.teacher_d,
+            "dgl_weight": cfg.dgl_weight if cfg.teacher_d else None,
+            "seed": cfg.seed,
+            "loss": parent.provenance.get("loss", "mmd"),
+        }
+        for key in ("data", "data_fingerprint"):
+            if key in parent.provenance:
+                provenance[key] = parent.provenance[key]
+        save_generator(run.path(GENERATOR), student, provenance)
+        report = build_ranks_report(
+            G,
+            student,
+            layers,
+            plan,
+            results,
+            notes,
+            baseline,
+            quality_before_ft,
+            quality_after,
+            quality_name,
+            cfg,
+        )
+        atomic_write_json(run.path(RANKS), report)
+        from ganctl.compress.report import size_vs_quality_plot
+
+        size_vs_quality_plot(report, run.path(PLOT))
+        summary = {
+            "output": str(run.path(GENERATOR)),
+            "ranks": str(run.path(RANKS)),
+            "plot": str(run.path(PLOT)),
+            "params_before": report["params_before"],
+            "params_after": report["params_after"],
+            "param_ratio": report["param_ratio"],
+            "quality_name": quality_name or None,
+            "quality_before": baseline,
+            "quality_decomposed": quality_before_ft,
+            "quality_finetuned": quality_after,
+            "layers_decomposed": len(plan),
+        }
+        run.finish(summary)
+        return {**summary, "report": report}
+    finally:
+        run.close()
+
+
+def build_ranks_report(
+    G: nn.Module,
+    student: nn.Module,
+    layers: dict[str, nn.Module],
+    plan: list[dict],
+    results: list[rk.LayerSearch],
+    notes: list[dict],
+    baseline: float | None,
+    decomposed: float | None,
+    finetuned: float | None,
+    quality_name: str,
+    cfg: CompressConfig,
+) -> dict[str, Any]:
+    by_layer = {e["layer"]: e for e in plan}
+    probes = {r.name: r for r in results}
+    fit_notes = {n["layer"]: n for n in notes}
+    rows = []
+    for name, layer in layers.items():
+        entry = by_layer.get(name)
+        row: dict[str, Any] = {
+            "layer": name,
+            "type": entry["type"] if entry else None,
+            "method": entry["method"] if entry else None,
+            "rank": entry["rank"] if entry else "nc",
+            "params_before": dense_params(layer),
+            "params_after": factorised_params(layer, entry["method"], entry["rank"])
+            if entry
+            else dense_params(layer),
+        }
+        if name in fit_notes:
+            row["fit_rel_error"] = fit_notes[name]["rel_error"]
+        if name in probes:
+            row["probes"] = [
+                {
+                    "rank": c.rank,
+                    "params": c.params,
+                    "quality": c.quality,
+                    "score": c.score,
+                    "fit_rel_error": c.rel_error,
+                }
+                for c in probes[name].candidates
+            ]
+        rows.append(row)
+    before, after = num_params(G), num_params(student)
+    return {
+        "params_before": before,
+        "params_after": after,
+        "param_ratio": after / before,
+        "method": cfg.method,
+        "rank_policy": cfg.rank,
+        "penalty": cfg.penalty,
+        "target_params": cfg.target_params,
+        "quality_name": quality_name or None,
+        "quality_proxy": True,
+        "quality_before": baseline,
+        "quality_decomposed": decomposed,
+        "quality_finetuned": finetuned,
+        "layers": rows,
+    }
