@@ -97,6 +97,14 @@ def test_ema_formula():
     ema.update(g)
     for k, v in g.state_dict().items():
         torch.testing.assert_close(ema.module.state_dict()[k], 0.9 * old[k] + 0.1 * v)
+    # warm-up: at step t the decay is min(decay, (1+t)/(10+t))
+    assert ema.decay_at(1) == 2 / 11 and ema.decay_at(100) == 0.9 and ema.decay_at(None) == 0.9
+    old = {k: v.clone() for k, v in ema.module.state_dict().items()}
+    for p in g.parameters():
+        p.data.add_(1.0)
+    ema.update(g, step=1)
+    for k, v in dict(g.named_parameters()).items():
+        torch.testing.assert_close(ema.module.state_dict()[k], (2 / 11) * old[k] + (9 / 11) * v)
 
 
 def test_dgl_term_changes_gradient_by_alpha_times_teacher_gradient():

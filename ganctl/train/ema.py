@@ -2,6 +2,10 @@
 
 Evaluation and export use the EMA copy (methods §10). Parameters are averaged; buffers
 (BN running stats, SN vectors) are copied, since averaging them has no meaning.
+
+Warm-up: at update t (1-based) the decay is min(decay, (1 + t) / (10 + t)), so a short run exports a
+generator that reflects its training instead of its initialisation; after ~10k updates it is the plain
+0.999 of the paper's recipe. The decay is derived from the step, so resume needs no extra state.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ class EMA:
         self.decay = float(decay)
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
 
+    def decay_at(self, step: int | None) -> float:
+        return self.decay if step is None else min(self.decay, (1.0 + step) / (10.0 + step))
+
     @torch.no_grad()
-    def update(self, source: nn.Module) -> None:
-        """ema ← decay·ema + (1−decay)·source, in one fused call per tensor list."""
+    def update(self, source: nn.Module, step: int | None = None) -> None:
+        """ema ← d·ema + (1−d)·source with d = decay_at(step), in one fused call per tensor list."""
         ema_params = list(self.module.parameters())
         src_params = [p.detach() for p in source.parameters()]
         if ema_params:
-            torch._foreach_lerp_(ema_params, src_params, 1.0 - self.decay)
+            torch._foreach_lerp_(ema_params, src_params, 1.0 - self.decay_at(step))
         for dst, src in zip(self.module.buffers(), source.buffers(), strict=True):
             dst.copy_(src)
 

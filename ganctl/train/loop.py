@@ -256,7 +256,7 @@ class Trainer:
                 self._sparse_update()
             if self.sparse_g:
                 self.sparse_g.apply(self.G)
-            self.ema.update(self.G)
+            self.ema.update(self.G, self.step)
             if self.sparse_g:
                 self.sparse_g.apply(self.ema.module)
             sf.record(self.step, loss_d, loss_g)
