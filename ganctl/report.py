@@ -18,36 +18,43 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ganctl.genotype import Genotype, load_genotype  # noqa: E402
 from ganctl.io.atomic import atomic_target, atomic_write_text  # noqa: E402
 
-# node positions of one AdversarialNAS generator cell, left to right
-_NODE_XY = {"in": (0.0, 0.5), "n0": (1.0, 0.85), "n1": (1.0, 0.15), "n2": (2.0, 0.5), "n3": (3.0, 0.5)}
+# node positions of one AdversarialNAS generator cell, left to right; edges to the output bow outwards
+_NODE_XY = {"in": (0.0, 0.5), "n0": (1.0, 0.9), "n1": (1.0, 0.1), "n2": (2.2, 0.5), "n3": (3.4, 0.5)}
 _GEN_EDGE_NODES = {"up0": ("in", "n0"), "up1": ("in", "n1"), "c0": ("n0", "n2"), "c1": ("n1", "n2"),
                    "c2": ("n0", "n3"), "c3": ("n1", "n3"), "c4": ("n2", "n3")}
+_EDGE_BOW = {"c2": -0.35, "c3": 0.35}
+
+
+def _arc_midpoint(a: tuple[float, float], b: tuple[float, float], rad: float) -> tuple[float, float]:
+    """Midpoint of matplotlib's arc3 quadratic Bézier (control point = midpoint + rad·(dy, −dx))."""
+    (x0, y0), (x1, y1) = a, b
+    dx, dy = x1 - x0, y1 - y0
+    return (x0 + x1) / 2 + rad * dy / 2, (y0 + y1) / 2 - rad * dx / 2
 
 
 def draw_generator_cells(genotype: Genotype, path: str | Path) -> Path:
     """Each generator cell as a small DAG with its ops on the edges ('none' edges are left out)."""
     cells = genotype.generator_cells
-    fig, axes = plt.subplots(1, len(cells), figsize=(4.2 * len(cells), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(cells), figsize=(4.6 * len(cells), 3.0), squeeze=False)
     for i, (ax, cell) in enumerate(zip(axes[0], cells, strict=True)):
         for edge, (a, b) in _GEN_EDGE_NODES.items():
             op = cell.get(edge, "none")
             if op == "none":
                 continue
-            (x0, y0), (x1, y1) = _NODE_XY[a], _NODE_XY[b]
-            rad = 0.25 if edge in ("c2", "c3") else 0.0
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+            rad = _EDGE_BOW.get(edge, 0.0)
+            ax.annotate("", xy=_NODE_XY[b], xytext=_NODE_XY[a],
                         arrowprops={"arrowstyle": "->", "color": "#555", "connectionstyle": f"arc3,rad={rad}",
-                                    "shrinkA": 14, "shrinkB": 14})
-            mx, my = (x0 + x1) / 2, (y0 + y1) / 2 + (0.12 if rad else 0.0) * (1 if y0 >= y1 else -1)
+                                    "shrinkA": 13, "shrinkB": 13})
+            mx, my = _arc_midpoint(_NODE_XY[a], _NODE_XY[b], rad)
             ax.text(mx, my, op, fontsize=7.5, ha="center", va="center",
                     bbox={"boxstyle": "round,pad=0.2", "fc": "#fff8e1", "ec": "#d9b650", "lw": 0.6})
         for name, (x, y) in _NODE_XY.items():
-            ax.add_patch(plt.Circle((x, y), 0.12, color="#1f77b4" if name in ("in", "n3") else "#9ecae1", zorder=3))
+            outer = name in ("in", "n3")
+            ax.add_patch(plt.Circle((x, y), 0.12, color="#1f77b4" if outer else "#9ecae1", zorder=3))
             label = {"in": "in", "n3": "out"}.get(name, name[1])
-            ax.text(x, y, label, ha="center", va="center", fontsize=8, color="white" if name in ("in", "n3") else "k",
-                    zorder=4)
-        ax.set_xlim(-0.3, 3.3)
-        ax.set_ylim(-0.1, 1.1)
+            ax.text(x, y, label, ha="center", va="center", fontsize=8, color="white" if outer else "k", zorder=4)
+        ax.set_xlim(-0.3, 3.7)
+        ax.set_ylim(-0.35, 1.35)
         ax.set_aspect("equal")
         ax.axis("off")
         ax.set_title(f"generator cell {i} (×2 up)", fontsize=9)
@@ -125,19 +132,23 @@ def write_report(root: str | Path) -> Path:
         lines += ["## Compression", ""]
         summary = {k: v for k, v in ranks.items() if not isinstance(v, (list, dict))}
         if summary:
-            lines += ["| field | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.items()] + [""]
+            lines += ["| field | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in summary.items()] + [""]
         if (compress / "size_vs_quality.png").exists():
             lines += [f"![rank vs quality]({_rel(compress / 'size_vs_quality.png', root)})", ""]
     metrics_file = root / "evaluate" / "metrics.json"
     if metrics_file.exists():
         lines += ["## Evaluation", "", f"Full protocol in `{_rel(metrics_file, root)}`.", ""]
         lines += _metrics_table(json.loads(metrics_file.read_text()))
-    grid = _latest(root / "sample", "*.png")
-    if grid is not None:
-        lines += ["## Samples", "", f"![samples]({_rel(grid, root)})", ""]
+    pictures = sorted((root / "sample").glob("*.png")) if (root / "sample").is_dir() else []
+    if pictures:
+        lines += ["## Samples", ""] + [f"`{p.name}`: ![{p.stem}]({_rel(p, root)})" for p in pictures] + [""]
     out = root / "report.md"
     atomic_write_text(out, "\n".join(lines) + "\n")
     return out
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _metrics_table(metrics: dict[str, Any]) -> list[str]:

@@ -125,10 +125,7 @@ def command(
             raise UsageError(f"--resolution {resolution} differs from the artifacts' {model_res} px")
         d = load_cli_data(data, data_root, model_res)
         result = evaluate_artifacts(
-            [
-                (p.name if len({q.name for q in artifacts}) == len(artifacts) else str(p), G, info)
-                for p, G, info in loaded
-            ],
+            [(name, G, info) for name, (_, G, info) in zip(_short_names(artifacts), loaded, strict=True)],
             d,
             [m for m in metrics.split(",") if m.strip()],
             num_samples,
@@ -156,6 +153,15 @@ def command(
         }
 
     run(g, body)
+
+
+def _short_names(paths: list[Path]) -> list[str]:
+    """The fewest trailing path parts that tell the artifacts apart (train/generator.safetensors)."""
+    for depth in range(1, max(len(p.parts) for p in paths) + 1):
+        names = ["/".join(p.parts[-depth:]) for p in paths]
+        if len(set(names)) == len(names):
+            return names
+    return [str(p) for p in paths]
 
 
 def _table(result: dict):
