@@ -58,7 +58,7 @@ def validate_plan(plan: Any, source: str = "plan") -> list[dict[str, Any]]:
         if not isinstance(entry, dict) or any(k not in entry for k in PLAN_KEYS):
             raise SpecError(f"{source}: entry {i} must be an object with keys {', '.join(PLAN_KEYS)}")
         if not isinstance(entry["layer"], str):
-            raise SpecError(f"{source}: entry {i}: layer must be a module name (a string), got {entry['layer']!r}")
+            raise SpecError(f"{source}: entry {i}: layer must be a module name, got {entry['layer']!r}")
         rank = entry["rank"]
         ok = (
             isinstance(rank, int)

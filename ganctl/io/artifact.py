@@ -55,7 +55,10 @@ def save_module(path: str | Path, module: nn.Module, kind: str, provenance: dict
         "nonzero_params": str(sum(int(torch.count_nonzero(p)) for p in module.parameters())),
     }
     with atomic_target(path) as tmp:
-        save_file(_state_for_saving(module), str(tmp), metadata=metadata)
+        try:
+            save_file(_state_for_saving(module), str(tmp), metadata=metadata)
+        except SafetensorError as e:  # a full disk surfaces as SafetensorError, not OSError
+            raise OSError(str(e).strip().splitlines()[0][:200]) from e
 
 
 def save_generator(path: str | Path, module: nn.Module, provenance: dict | None = None) -> None:

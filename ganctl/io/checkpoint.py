@@ -23,7 +23,11 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         raise ValueError(f"checkpoint kind must be one of {CHECKPOINT_KINDS}, got {kind!r}")
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state}
     with atomic_target(path) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as e:  # torch's zip writer reports a full disk as RuntimeError, not OSError
+            first = str(e).strip().splitlines()[0] if str(e).strip() else "RuntimeError"
+            raise OSError(f"torch.save failed ({first[:160]}; is the disk full?)") from e
 
 
 def load_checkpoint(path: str | Path, expect_kind: str | None = None) -> dict[str, Any]:

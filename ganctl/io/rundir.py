@@ -55,6 +55,8 @@ class RunDir:
     def _claim(self, config: dict[str, Any], *, force: bool, resume: bool) -> None:
         finished = self.is_finished()
         started = (self.root / CONFIG).exists()
+        if started:  # only inside a ganctl run folder: never sweep a folder we did not create
+            self._drop_stale_temps()
         if resume:
             if not started:
                 raise RunDirError("nothing to resume: no config.json here", self.root)
@@ -71,6 +73,12 @@ class RunDir:
                     continue
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         atomic_write_json(self.root / CONFIG, config)
+
+    def _drop_stale_temps(self) -> None:
+        """Remove `.NAME.xxxx.tmp` files a killed writer left (we hold the lock, so none is in progress)."""
+        for tmp in self.root.rglob(".*.tmp"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
 
     def path(self, name: str) -> Path:
         return self.root / name
