@@ -5,7 +5,11 @@ fraction of its break-even rank (CP for k>1 convs, SVD for linear / 1×1), found
 are random (apply_plan) — speed does not depend on the values. Also times `compress --rank auto` end
 to end on a small setting (tiny generator, shapes data, randconv proxy).
 
-    python bench/compress_speed.py [--device cpu|cuda] [--batch 256] [--repeats 5] [--skip-auto]
+    python bench/compress_speed.py [--device cpu|cuda] [--batch 256] [--repeats 5] [--precision fp32|bf16]
+                                   [--methods cp,tucker] [--skip-auto]
+
+Each compressed model is compared with the dense one in the same memory format (contiguous and
+channels_last), and best-against-best.
 """
 
 from __future__ import annotations
@@ -39,36 +43,39 @@ def large_generator() -> torch.nn.Module:
     )
 
 
-def plan_for_fraction(G: torch.nn.Module, keep: float) -> list[dict]:
+def plan_for_fraction(G: torch.nn.Module, keep: float, method: str = "cp") -> list[dict]:
     layers = decomposable_layers(G)
     total = num_params(G)
 
     def plan(f: float) -> list[dict]:
         return [
-            plan_entry(n, m, "cp", max(1, int(f * parity_rank(m, "cp"))))
+            plan_entry(n, m, method, max(1, int(f * parity_rank(m, method))))
             for n, m in layers.items()
-            if parity_rank(m, "cp") >= 1
+            if parity_rank(m, method) >= 1
         ]
 
     lo, hi = 0.01, 1.0
     for _ in range(20):
         mid = (lo + hi) / 2
-        saved = sum(dense_params(layers[e["layer"]]) - factorised_params(layers[e["layer"]], "cp", e["rank"])
+        saved = sum(dense_params(layers[e["layer"]]) - factorised_params(layers[e["layer"]], e["method"], e["rank"])
                     for e in plan(mid))
         lo, hi = (mid, hi) if total - saved <= keep * total else (lo, mid)
     return plan(lo)
 
 
 @torch.no_grad()
-def time_forward(G: torch.nn.Module, batch: int, device: torch.device, repeats: int) -> float:
+def time_forward(G: torch.nn.Module, batch: int, device: torch.device, repeats: int, precision: str = "fp32") -> float:
     z = torch.randn(batch, int(G.latent_dim), device=device)
-    G(z)  # warm-up
+    ctx = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    with ctx:
+        G(z)  # warm-up
     times = []
     for _ in range(repeats):
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        G(z)
+        with ctx:
+            G(z)
         if device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
@@ -116,40 +123,57 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--keep", type=float, default=1 / 3)
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--methods", default="cp,tucker")
     ap.add_argument("--skip-auto", action="store_true")
     args = ap.parse_args()
     device = torch.device(args.device)
     dense = large_generator().eval()
-    small = apply_plan(large_generator(), plan_for_fraction(dense, args.keep)).eval()
+    models = {"dense": dense}
+    for method in args.methods.split(","):
+        models[method] = apply_plan(large_generator(), plan_for_fraction(dense, args.keep, method)).eval()
     rows = {}
-    for name, G in (("dense", dense), ("compressed", small)):
+    for name, G in models.items():
         m = macs(G)
         G.to(device)
-        lat = time_forward(G, 1, device, args.repeats * 4)
-        thr = args.batch / time_forward(G, args.batch, device, args.repeats)
-        rows[name] = {
-            "params": num_params(G),
-            "macs_per_image": m,
-            "latency_ms_b1": lat * 1e3,
-            "images_per_s_b1": 1 / lat,
-            f"images_per_s_b{args.batch}": thr,
-        }
-    print(f"device={device} threads={torch.get_num_threads()} fp32 batch={args.batch}")
-    keys = list(rows["dense"])
-    print(f"{'':12}" + "".join(f"{k:>22}" for k in keys))
+        for layout in ("contiguous", "channels_last"):
+            if layout == "channels_last":
+                G.to(memory_format=torch.channels_last)
+            lat = time_forward(G, 1, device, args.repeats * 4, args.precision)
+            thr = args.batch / time_forward(G, args.batch, device, args.repeats, args.precision)
+            rows[f"{name}/{layout}"] = {
+                "params": num_params(G),
+                "macs_per_image": m,
+                "latency_ms_b1": lat * 1e3,
+                "images_per_s_b1": 1 / lat,
+                f"images_per_s_b{args.batch}": thr,
+            }
+    print(f"device={device} threads={torch.get_num_threads()} {args.precision} batch={args.batch} keep={args.keep:.3f}")
+    keys = list(rows["dense/contiguous"])
+    print(f"{'':26}" + "".join(f"{k:>20}" for k in keys))
     for name, r in rows.items():
-        print(f"{name:12}" + "".join(f"{r[k]:>22,.2f}" for k in keys))
-    d, c = rows["dense"], rows["compressed"]
-    result = {
-        "device": str(device),
-        "batch": args.batch,
-        "dense": d,
-        "compressed": c,
-        "param_ratio": c["params"] / d["params"],
-        "mac_ratio": c["macs_per_image"] / d["macs_per_image"],
-        "speedup_b1": c["images_per_s_b1"] / d["images_per_s_b1"],
-        f"speedup_b{args.batch}": c[f"images_per_s_b{args.batch}"] / d[f"images_per_s_b{args.batch}"],
+        print(f"{name:26}" + "".join(f"{r[k]:>20,.2f}" for k in keys))
+    tb = f"images_per_s_b{args.batch}"
+    result = {"device": str(device), "precision": args.precision, "batch": args.batch, "rows": rows, "ratios": {}}
+    for name in models:
+        if name == "dense":
+            continue
+        for layout in ("contiguous", "channels_last"):
+            c, d = rows[f"{name}/{layout}"], rows[f"dense/{layout}"]
+            result["ratios"][f"{name}/{layout}"] = {
+                "param_ratio": c["params"] / d["params"],
+                "mac_ratio": c["macs_per_image"] / d["macs_per_image"],
+                "speedup_b1": c["images_per_s_b1"] / d["images_per_s_b1"],
+                f"speedup_b{args.batch}": c[tb] / d[tb],
+            }
+    best_dense = max(rows[f"dense/{lay}"][tb] for lay in ("contiguous", "channels_last"))
+    result["best_compressed_vs_best_dense"] = {
+        name: max(rows[f"{name}/{lay}"][tb] for lay in ("contiguous", "channels_last")) / best_dense
+        for name in models if name != "dense"
     }
+    for name, r in result["ratios"].items():
+        print(f"{name:26} params x{r['param_ratio']:.3f}  MACs x{r['mac_ratio']:.3f}  "
+              f"speed-up b1 {r['speedup_b1']:.2f}x  b{args.batch} {r[f'speedup_b{args.batch}']:.2f}x")
     if not args.skip_auto:
         result["rank_auto_seconds_small"] = time_auto()
     print(json.dumps(result))

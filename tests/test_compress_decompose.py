@@ -169,3 +169,21 @@ def test_cp_fit_recovers_a_low_rank_kernel() -> None:
     x = torch.randn(1, 4, 7, 7, dtype=torch.float64)
     with torch.no_grad():
         np.testing.assert_allclose(fit.module(x).numpy(), conv(x).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("kw", [
+    {"kernel_size": 3, "padding": 1},
+    {"kernel_size": (3, 5), "stride": (2, 1), "padding": (1, 2)},
+    {"kernel_size": 3, "dilation": 2, "padding": 2, "stride": 2},
+    {"kernel_size": 5, "padding": 0},
+])
+def test_fused_depthwise_equals_the_two_depthwise_convs(kw):
+    from ganctl.compress.layers import CPConv2d
+
+    torch.manual_seed(0)
+    layer = CPConv2d(torch.nn.Conv2d(6, 5, **kw), rank=4)
+    for p in layer.parameters():
+        torch.nn.init.normal_(p)
+    x = torch.randn(2, 6, 11, 13)
+    assert layer.fuse_depthwise
+    torch.testing.assert_close(layer(x), layer.parts(x), rtol=1e-5, atol=1e-5)

@@ -35,6 +35,9 @@ def command(
     finetune_steps: Annotated[
         int, typer.Option("--finetune-steps", help="Fine-tuning steps (0 = none).")
     ] = 0,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", help="Fine-tuning checkpoint interval in steps (resume point).")
+    ] = 200,
     freeze_factors: Annotated[
         bool,
         typer.Option(
@@ -99,6 +102,7 @@ def command(
             penalty=penalty,
             target_params=target_params,
             finetune_steps=finetune_steps,
+            checkpoint_every=checkpoint_every,
             freeze_factors=freeze_factors,
             teacher_d=teacher_d,
             dgl_weight=dgl_weight,

@@ -39,6 +39,7 @@ class CompressConfig:
     penalty: float = 0.1
     target_params: float | None = None
     finetune_steps: int = 0
+    checkpoint_every: int = 200
     freeze_factors: bool = False
     teacher_d: str | None = None
     dgl_weight: float = 0.1
@@ -86,6 +87,8 @@ def _check_config(cfg: CompressConfig) -> str:
         raise UsageError(f"--target-params {cfg.target_params}: expected a fraction in (0, 1]")
     if cfg.penalty < 0:
         raise UsageError(f"--penalty {cfg.penalty}: must be ≥ 0")
+    if cfg.checkpoint_every < 1:
+        raise UsageError(f"--checkpoint-every {cfg.checkpoint_every}: must be ≥ 1")
     if cfg.finetune_steps < 0:
         raise UsageError(f"--finetune-steps {cfg.finetune_steps}: must be ≥ 0")
     if cfg.teacher_d and cfg.finetune_steps == 0:
@@ -241,6 +244,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
                 freeze_factors=cfg.freeze_factors,
                 dgl_weight=cfg.dgl_weight,
                 seed=cfg.seed,
+                checkpoint_every=cfg.checkpoint_every,
             )
             ft = finetune(
                 student,

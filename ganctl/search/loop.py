@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
-from ganctl.errors import RunDirError, TrainingDivergedError, UsageError
+from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
@@ -106,16 +106,16 @@ def _run(cfg: SearchConfig, run: RunDir, device: torch.device, fast: FastPath, r
     t0 = time.monotonic()
     strategy = make_strategy(cfg, device, fast)
     start = 0
-    if resume:
-        if not run.path(CHECKPOINT).exists():
-            raise RunDirError("nothing to resume: no checkpoint.pt yet (start over with --force)", run.root)
+    if resume and run.path(CHECKPOINT).exists():
         state = load_checkpoint(run.path(CHECKPOINT), expect_kind="search")
         strategy.load_state_dict(state["strategy"])
         set_rng_state(state["rng"])
         start = int(state["step"])
         run.truncate_stats(start)
         truncate_history(run.path(HISTORY), start)
-    else:
+    else:  # a fresh run, or one killed before its first checkpoint: start over, as train does
+        run.truncate_stats(0)
+        truncate_history(run.path(HISTORY), 0)
         seed_all(derive_seed(cfg.seed, "search-loop"))
     provenance = {"method": cfg.method, "preset": cfg.preset, "data": cfg.data, "seed": cfg.seed,
                   "resolution": cfg.resolution, "fast_path": fast.describe()}

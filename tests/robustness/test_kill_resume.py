@@ -162,7 +162,8 @@ def parent_artifact(tmp_path_factory) -> Path:
 
 def compress_args(artifact: Path, out: Path, steps: int = FT_STEPS) -> list[str]:
     return ["compress", str(artifact), "--out", str(out), "--rank", "2", "--layers", "cells.0.c*",
-            "--finetune-steps", str(steps), "--data", "shapes", "--batch-size", "8", "--probe-samples", "16",
+            "--finetune-steps", str(steps), "--checkpoint-every", "2", "--data", "shapes", "--batch-size", "8",
+            "--probe-samples", "16",
             "--extractor", "randconv", "--fit-iters", "5", "--device", "cpu", "--quiet"]
 
 
