@@ -1,0 +1,54 @@
+"""report.md and the pipeline summary state what the run folders hold."""
+import json
+
+import torch
+from PIL import Image
+
+from ganctl.genotype import load_genotype, save_genotype
+from ganctl.io.artifact import save_generator
+from ganctl.models import build_generator, generator_spec
+from ganctl.nn.activations import PMish
+from ganctl.report import _arc_midpoint, summary, write_report
+
+
+def test_report_and_summary(tmp_path):
+    geno = load_genotype("tiny")
+    save_genotype(tmp_path / "search" / "genotype.json", geno)
+    G = build_generator(generator_spec(geno, resolution=32, width=8, latent_dim=12, activation="pmish"))
+    acts = [m for m in G.modules() if isinstance(m, PMish)]
+    with torch.no_grad():
+        for i, m in enumerate(acts):
+            m.beta.fill_(0.5 + 1.5 * i / (len(acts) - 1))
+    save_generator(tmp_path / "train" / "generator.safetensors", G)
+    small = build_generator(generator_spec(geno, resolution=32, width=4, latent_dim=12, activation="pmish"))
+    save_generator(tmp_path / "compress" / "generator.safetensors", small)
+    (tmp_path / "compress" / "ranks.json").write_text(json.dumps({"params_before": 10, "quality_before": 1.23456}))
+    metrics = {"artifacts": [{"name": "train/generator.safetensors", "cost": {"params": 10},
+                              "metrics": {"fid1k_train": {"mean": 3.5, "std": 0.25}}}]}
+    (tmp_path / "evaluate").mkdir()
+    (tmp_path / "evaluate" / "metrics.json").write_text(json.dumps(metrics))
+
+    text = write_report(tmp_path).read_text()
+    assert f"Learned PMish β ({len(acts)} activations, range 0.500 – 2.000)" in text
+    assert "| train/generator.safetensors | 10 | 3.500 ± 0.250 |" in text
+    assert "| quality_before | 1.235 |" in text
+    assert Image.open(tmp_path / "report" / "cells.png").size[0] > 300
+    assert Image.open(tmp_path / "report" / "pmish_beta.png").size[0] > 300
+
+    dense = sum(p.numel() for p in G.parameters())
+    comp = sum(p.numel() for p in small.parameters())
+    s = summary(tmp_path, 12.0)
+    assert "finished in 12 s" in s
+    assert f"{dense:,} -> {comp:,} parameters ({comp / dense:.1%} of dense)" in s
+    assert "fid1k_train 3.500" in s
+
+
+def test_arc_label_sits_on_the_curve():
+    # matplotlib's arc3: quadratic Bézier with control point midpoint + rad·(dy, −dx); check against the curve
+    a, b, rad = (1.0, 0.9), (3.4, 0.5), -0.35
+    cx, cy = (a[0] + b[0]) / 2 + rad * (b[1] - a[1]), (a[1] + b[1]) / 2 - rad * (b[0] - a[0])
+    t = 0.5
+    bx = (1 - t) ** 2 * a[0] + 2 * (1 - t) * t * cx + t**2 * b[0]
+    by = (1 - t) ** 2 * a[1] + 2 * (1 - t) * t * cy + t**2 * b[1]
+    mx, my = _arc_midpoint(a, b, rad)
+    assert abs(mx - bx) < 1e-12 and abs(my - by) < 1e-12 and my > 0.9  # bowed above both ends
