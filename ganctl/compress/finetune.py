@@ -124,16 +124,23 @@ def finetune(
         z = torch.randn(real.shape[0], latent, generator=noise, device=device)
         loss_g = step_fn.g_step(real, z)
         step += 1
-        if not (torch.isfinite(loss_d) and torch.isfinite(loss_g)):
-            raise TrainingDivergedError(
-                f"fine-tuning loss became non-finite at step {step}; "
-                f"the last checkpoint ({checkpoint.name}) is kept"
-            )
-        if log is not None and (step % 50 == 0 or step == cfg.steps):
-            log({"step": step, "loss_d": float(loss_d), "loss_g": float(loss_g)})
+        step_fn.record(step, loss_d, loss_g)  # on the device: no host sync per step
+        at_log = log is not None and (step % 50 == 0 or step == cfg.steps)
+        at_checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+        if at_log or at_checkpoint:
+            bad = step_fn.first_bad_step()
+            if bad is not None:
+                raise TrainingDivergedError(
+                    f"fine-tuning loss became non-finite at step {bad}; "
+                    f"the last checkpoint ({checkpoint.name}) is kept"
+                )
+        if at_log:
+            mean_d, mean_g = step_fn.means()
+            log({"step": step, "loss_d": mean_d, "loss_g": mean_g})
+            step_fn.reset_sums()
         if progress is not None:
             progress(step, cfg.steps)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        if at_checkpoint:
             save()
     G.eval().requires_grad_(False)
     return {"steps": step}

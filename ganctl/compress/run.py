@@ -99,7 +99,7 @@ def _check_config(cfg: CompressConfig) -> str:
 def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, Any]:
     from ganctl.io.artifact import load_generator, read_artifact
 
-    info = read_artifact(cfg.artifact, expect_kind="generator")
+    info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)  # load_generator hashes it
     if info.spec.get("decomposition"):
         raise InputFileError(
             "is already decomposed (its spec has a decomposition plan); compress the "
@@ -205,7 +205,11 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         results: list[rk.LayerSearch] = []
         baseline, fits = None, {}
         if cfg.resume and saved_plan.is_file():
-            plan = validate_plan(json.loads(saved_plan.read_text()), str(saved_plan))
+            try:
+                raw_plan = json.loads(saved_plan.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise InputFileError(f"saved plan is not valid JSON ({e})", saved_plan) from e
+            plan = validate_plan(raw_plan, str(saved_plan))
             echo(f"resuming with the saved plan ({len(plan)} layers)")
         elif early_plan is not None:
             plan = early_plan

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,12 +16,12 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from ganctl.data.cache import cache_root
 from ganctl.errors import UsageError
 from ganctl.evaluate.extractors import Extractor, build_extractor, extract_features
 from ganctl.evaluate.stats import GaussianStats, feature_stats
 
 CACHE_VERSION = 1
-CACHE_ENV = "GANCTL_CACHE"
 
 
 class ImageDataLike(Protocol):
@@ -38,10 +37,6 @@ class ReferenceStats:
     stats: GaussianStats
     features: torch.Tensor | None
     record: dict[str, Any]
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or "~/.cache/ganctl").expanduser()
 
 
 def stats_dir() -> Path:

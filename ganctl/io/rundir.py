@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ganctl.errors import InputFileError, RunDirError
-from ganctl.io.atomic import atomic_write_json
+from ganctl.io.atomic import atomic_write_json, atomic_write_text
 
 CONFIG = "config.json"
 STATS = "stats.jsonl"
@@ -103,10 +102,7 @@ class RunDir:
 
     def truncate_stats(self, after_step: int, key: str = "step") -> None:
         """On resume, drop lines logged after the checkpoint so the log matches the restored state."""
-        rows = [r for r in read_stats(self.root) if r.get(key, -1) <= after_step]
-        tmp = self.root / (STATS + ".tmp")
-        tmp.write_text("".join(json.dumps(r, default=_plain) + "\n" for r in rows))
-        os.replace(tmp, self.root / STATS)
+        truncate_jsonl(self.root / STATS, after_step, key)
 
     def finish(self, summary: dict[str, Any]) -> None:
         atomic_write_json(self.root / STATUS, {"finished": True, "time": time.time(), **summary})
@@ -138,7 +134,16 @@ class RunDir:
 
 
 def read_stats(root: str | Path) -> list[dict[str, Any]]:
-    path = Path(root) / STATS
+    return read_jsonl(Path(root) / STATS)
+
+
+def truncate_jsonl(path: Path, after_step: int, key: str = "step") -> None:
+    """Keep the rows logged up to `after_step` (atomic rewrite; a row without `key` is kept)."""
+    rows = [r for r in read_jsonl(path) if r.get(key, -1) <= after_step]
+    atomic_write_text(path, "".join(json.dumps(r, default=_plain) + "\n" for r in rows))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     if not path.exists():
         return rows

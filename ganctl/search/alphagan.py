@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ganctl.data import BatchStream, ImageData
 from ganctl.errors import DataError
@@ -43,7 +42,7 @@ def split_train_val(data: ImageData, val_fraction: float, batch_size: int, seed:
 
 def hinge_value(out_real: torch.Tensor, out_fake: torch.Tensor) -> torch.Tensor:
     """V(G, D) of the hinge game (D maximises it): −hinge_d_loss."""
-    return -(F.relu(1.0 - out_real.float()).mean() + F.relu(1.0 + out_fake.float()).mean())
+    return -hinge_d_loss(out_real, out_fake)
 
 
 class AlphaGAN:
@@ -97,7 +96,7 @@ class AlphaGAN:
         stats: dict[str, Any] = {"tau": tau, "loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
         if (step + 1) % cfg.inner_steps == 0:
             gaps = [self._arch_step(tau) for _ in range(cfg.outer_steps)]
-            stats["duality_gap"] = sum(gaps) / len(gaps)
+            stats["duality_gap"] = torch.stack(gaps).mean()
         return stats
 
     def _worst_d(self, tau: float) -> None:
@@ -126,7 +125,7 @@ class AlphaGAN:
             opt.step()
         self.D.zero_grad(set_to_none=True)
 
-    def _arch_step(self, tau: float) -> float:
+    def _arch_step(self, tau: float) -> torch.Tensor:
         self._worst_d(tau)
         self._worst_g(tau)
         real = self.fast.images(self.val_stream.next())
@@ -142,7 +141,7 @@ class AlphaGAN:
         self.arch_g.step()
         for net in (self.G, self.D, self.G_worst, self.D_worst):
             net.zero_grad(set_to_none=True)
-        return float(gap.detach())
+        return gap.detach()
 
     def genotype(self, provenance: dict[str, Any]):
         cells = derive_generator_cells(group_by_cell(self.G.probabilities()), group_by_cell(self.G.op_names))

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from ganctl.io.atomic import atomic_target
+from ganctl.io.rundir import read_jsonl, truncate_jsonl
 
 HISTORY = "alphas_history.jsonl"
 
@@ -17,22 +17,12 @@ def append_history(path: Path, doc: dict[str, Any]) -> None:
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # torn line from a kill
-    return rows
+    return read_jsonl(path)
 
 
 def truncate_history(path: Path, after_step: int) -> None:
     """On resume, drop snapshots taken after the checkpoint (they will be taken again)."""
-    rows = [r for r in read_history(path) if r.get("step", -1) <= after_step]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, path)
+    truncate_jsonl(path, after_step)
 
 
 def plot_alphas(history_path: Path, out: Path) -> None:

@@ -440,8 +440,9 @@ class Trainer:
             )
         for name, masks in (("g", self.sparse_g), ("d", self.sparse_d)):
             if masks is not None:
-                summary[f"{name}_density"] = masks.stats()["density"]
-                summary[f"{name}_exploration"] = masks.stats()["exploration"]
+                mask_stats = masks.stats()
+                summary[f"{name}_density"] = mask_stats["density"]
+                summary[f"{name}_exploration"] = mask_stats["exploration"]
         if self.world.is_main:
             from ganctl.io.rundir import read_stats
             from ganctl.train.report import plot_curves

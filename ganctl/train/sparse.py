@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from ganctl.errors import InputFileError
+
 DROP_END = 0.005
 
 
@@ -132,7 +134,7 @@ class SparseMasks:
 
     def load_state_dict(self, state: dict) -> None:
         if set(state["masks"]) != set(self.masks):
-            raise ValueError("sparse masks in the checkpoint do not match the network's layers")
+            raise InputFileError("sparse masks in the checkpoint do not match the network's layers")
         for k, m in state["masks"].items():
             self.masks[k].copy_(m)
             self.ever_active[k].copy_(state["ever_active"][k])
