@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganctl.evaluate.generate import precision_autocast
+
 
 @dataclass
 class FastPath:
@@ -42,9 +44,7 @@ class FastPath:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.bf16:
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return precision_autocast(self.device, "bf16" if self.bf16 else "fp32")
 
     def compiled(self, module: nn.Module) -> Callable[..., Any]:
         return torch.compile(module, dynamic=False) if self.compile else module

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganctl import losses
+from ganctl.evaluate.generate import precision_autocast
 from ganctl.train.ddp import World, gather
 
 
@@ -57,9 +58,7 @@ class GANStep:
 
     # -- precision -------------------------------------------------------------------------
     def autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return precision_autocast(self.device, self.precision)
 
     def _d_outputs(
         self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor
