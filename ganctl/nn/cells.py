@@ -1,7 +1,10 @@
 """AdversarialNAS cells (methods §4.1), built from already-made edge modules.
 
 Generator cell: node0 = up0(x), node1 = up1(x); node2 = c0(node0) + c1(node1) + skip-ins;
-node3 = c2(node0) + c3(node1) + c4(node2). Returns (skip output = node2 before skip-ins, node3).
+node3 = c2(node0) + c3(node1) + c4(node2). Returns (skip output, node3), where the skip output
+handed to later cells is node2 *after* its own skip-in terms were added, as in the seed paper's
+public code (Pulakurthi et al., MMD-PMish-NAS; the stored node2 tensor is updated in place there),
+so a published checkpoint reproduces its images exactly.
 A ``None`` edge is a 'none' op: it contributes nothing and has no module.
 
 Discriminator cell: node0 = c0(x); node1 = c1(x) + c3(node0); node2 = c2(x) + c4(node0);
@@ -55,7 +58,6 @@ class GenCell(nn.Module):
         node0 = _sum(self._edge("up0", x))
         node1 = _sum(self._edge("up1", x))
         node2 = _sum(self._edge("c0", node0) + self._edge("c1", node1))
-        skip_out = node2
         if len(self.skip_in):
             size = (node0 if node0 is not None else node1).shape[-2:]
             extra = [
@@ -63,6 +65,7 @@ class GenCell(nn.Module):
                 for s, conv in zip(skips, self.skip_in, strict=True)
             ]
             node2 = _sum(([node2] if node2 is not None else []) + extra)
+        skip_out = node2
         node3 = _sum(self._edge("c2", node0) + self._edge("c3", node1) + self._edge("c4", node2))
         if skip_out is None or node3 is None:
             raise RuntimeError("cell has a node without inputs; validate the genotype before building")
