@@ -122,7 +122,8 @@ def test_gen_cell_forward_by_hand():
     n2_full = n2 + cell.skip_in[0](F.interpolate(s, size=(8, 8), mode="bilinear"))
     n3 = n0 + F.conv2d(F.relu(n2_full), c4.conv.weight, c4.conv.bias, padding=2, dilation=2)
     skip, out = cell(x, (s,))
-    torch.testing.assert_close(skip, n2)
+    # the skip output includes the cell's own skip-in terms, as in the paper's code (issue #11)
+    torch.testing.assert_close(skip, n2_full)
     torch.testing.assert_close(out, n3)
 
 

@@ -117,6 +117,9 @@ def load_reference_checkpoint(path: str | Path) -> dict[str, Any]:
         with torch.serialization.safe_globals(_numpy_scalar_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "weights only" not in str(e).lower():
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputFileError(f"not a readable PyTorch checkpoint ({first[:160]})", path) from e
         reason = next((ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln), "")
         raise InputFileError(
             "holds Python objects beyond tensors and plain values"
