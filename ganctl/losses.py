@@ -1,8 +1,12 @@
 """GAN losses on discriminator outputs (methods §2, §3, §6), always computed in fp32.
 
 ``real``/``fake`` are D outputs: (m, d) vectors for MMD, (m, 1) or (m,) scores for hinge/ns.
-Pairwise squared distances use ‖a‖² + ‖b‖² − 2ab (O(m²·d), no m×m×d tensor); the L1 distances
-of the modified MMD term use ``torch.cdist(p=1)``. Same-set means exclude the diagonal
+Pairwise squared distances are summed from exact differences a_i − b_j (an m×n×d tensor: O(m²·d)
+memory, tiny for d = 16). The Gram form ‖a‖² + ‖b‖² − 2a·b cancels catastrophically: the loss is
+invariant to a common shift of D's outputs, nothing keeps them near 0, and at an offset of 1000 the
+fp32 Gram form is off by ~8 % and can flip the sign of the generator loss (the seed paper's code
+uses differences too). The L1 distances of the modified MMD term use ``torch.cdist(p=1)``, which
+also works on differences. Same-set means exclude the diagonal
 (divide by m(m−1)); the cross term averages all m·n pairs.
 """
 
@@ -38,9 +42,9 @@ def _no_autocast(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]
 
 
 def pairwise_sq_dists(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(m, n) squared Euclidean distances, clamped at 0 against rounding."""
-    sq = (a * a).sum(1, keepdim=True) + (b * b).sum(1).unsqueeze(0) - 2.0 * (a @ b.t())
-    return sq.clamp_min(0.0)
+    """(m, n) squared Euclidean distances from exact differences (no cancellation, never negative)."""
+    diff = a.unsqueeze(1) - b.unsqueeze(0)
+    return diff.pow(2).sum(-1)
 
 
 def _offdiag_mean(mat: torch.Tensor) -> torch.Tensor:

@@ -147,3 +147,58 @@ def test_saturate_linear_linear_and_fixed():
     assert [fixed.update(x) for x in (3.0, 5.0, 6.0)] == [4.0, 4.0, 4.0]
     with pytest.raises(UsageError, match="unknown bound schedule"):
         BoundSchedule("cosine")
+
+
+# ---------------------------------------------------------------- exact numerics under an offset (issue #11)
+def _f64_mmd(real: torch.Tensor, fake: torch.Tensor, b_l=0.25, b_u=4.0, lam=1e-4):
+    """Float64 D and G losses with the pairwise terms written out with explicit differences."""
+    a, b = real.double(), fake.double()
+    m = a.shape[0]
+    off = ~torch.eye(m, dtype=torch.bool)
+    daa = ((a[:, None] - a[None]) ** 2).sum(-1)
+    dbb = ((b[:, None] - b[None]) ** 2).sum(-1)
+    dab = ((a[:, None] - b[None]) ** 2).sum(-1)
+    l1 = (b[:, None] - b[None]).abs().sum(-1)
+    d = (
+        torch.exp(-0.5 * daa.clamp(max=b_u))[off].mean()
+        - torch.exp(-0.5 * dbb.clamp(min=b_l))[off].mean()
+        + lam * torch.sqrt(l1.clamp(min=b_l))[off].mean()
+    )
+    g = torch.exp(-0.5 * daa)[off].mean() + torch.exp(-0.5 * dbb)[off].mean() - 2 * torch.exp(-0.5 * dab).mean()
+    return d, g
+
+
+@pytest.mark.parametrize("offset", [0.0, 100.0, 1000.0])
+def test_mmd_losses_and_gradients_are_exact_under_a_common_offset(offset: float) -> None:
+    gen = torch.Generator().manual_seed(0)
+    # D outputs as a trained D might give them: spread ~0.5 around a large common offset
+    real32 = (torch.randn(32, 16, generator=gen) * 0.5 + offset).requires_grad_(True)
+    fake32 = (torch.randn(32, 16, generator=gen) * 0.5 + 0.3 + offset).requires_grad_(True)
+    real64 = real32.detach().double().requires_grad_(True)
+    fake64 = fake32.detach().double().requires_grad_(True)
+    d64, g64 = _f64_mmd(real64, fake64)
+    gd64 = torch.autograd.grad(d64, (real64, fake64), retain_graph=True)
+    gg64 = torch.autograd.grad(g64, (real64, fake64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the maths stays fp32 under autocast
+        d32 = mmd_d_loss(real32, fake32)
+        g32 = mmd_g_loss(real32, fake32)
+    assert d32.dtype == g32.dtype == torch.float32
+    gd32 = torch.autograd.grad(d32, (real32, fake32), retain_graph=True)
+    gg32 = torch.autograd.grad(g32, (real32, fake32))
+    assert abs(d32.item() - d64.item()) < 1e-6
+    assert abs(g32.item() - g64.item()) < 1e-6
+    for ours, ref in zip(gd32 + gg32, gd64 + gg64, strict=True):
+        assert torch.allclose(ours.double(), ref, atol=1e-7, rtol=1e-4)
+    # the same losses are shift-invariant: the offset changes nothing beyond rounding
+    if offset:
+        d0 = mmd_d_loss(real32.detach() - offset, fake32.detach() - offset)
+        assert abs(d0.item() - d32.item()) < 1e-6
+
+
+def test_gram_form_would_fail_the_offset_test() -> None:
+    """Why the test above can fail: ‖a‖²+‖b‖²−2a·b in fp32 at offset 1000 misses the fp64 value."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(32, 16, generator=gen) * 0.5 + 1000.0
+    gram = ((a * a).sum(1, keepdim=True) + (a * a).sum(1) - 2 * a @ a.t()).clamp_min(0)
+    exact = ((a.double()[:, None] - a.double()[None]) ** 2).sum(-1)
+    assert (gram.double() - exact).abs().max() > 1.0
