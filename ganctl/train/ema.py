@@ -6,6 +6,7 @@ Evaluation and export use the EMA copy (methods §10). Parameters are averaged; 
 Warm-up: at update t (1-based) the decay is min(decay, (1 + t) / (10 + t)), so a short run exports a
 generator that reflects its training instead of its initialisation; after ~10k updates it is the plain
 0.999 of the paper's recipe. The decay is derived from the step, so resume needs no extra state.
+``warmup=False`` uses the fixed decay from the first update, as the paper's public code does.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ from torch import nn
 
 
 class EMA:
-    def __init__(self, module: nn.Module, decay: float):
+    def __init__(self, module: nn.Module, decay: float, warmup: bool = True):
         self.decay = float(decay)
+        self.warmup = bool(warmup)
         self.module = copy.deepcopy(module).eval().requires_grad_(False)
 
     def decay_at(self, step: int | None) -> float:
-        return self.decay if step is None else min(self.decay, (1.0 + step) / (10.0 + step))
+        if step is None or not self.warmup:
+            return self.decay
+        return min(self.decay, (1.0 + step) / (10.0 + step))
 
     @torch.no_grad()
     def update(self, source: nn.Module, step: int | None = None) -> None:

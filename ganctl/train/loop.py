@@ -126,7 +126,7 @@ class Trainer:
         for masks, module in ((self.sparse_g, G), (self.sparse_d, D)):
             if masks is not None:
                 masks.apply(module)
-        self.ema = EMA(G, cfg.ema_decay)
+        self.ema = EMA(G, cfg.ema_decay, warmup=cfg.ema_warmup)
         from ganctl.losses import BoundSchedule
 
         self.bound = BoundSchedule(
@@ -157,6 +157,7 @@ class Trainer:
             device=device,
             world=world,
             channels_last=cfg.channels_last,
+            d_forward=cfg.d_forward,
         )
 
     def _wrap(self, G: nn.Module, D: nn.Module, teacher: nn.Module | None) -> StepModules:

@@ -46,12 +46,14 @@ class GANStep:
         device: torch.device,
         world: World,
         channels_last: bool = False,
+        d_forward: str = "joint",
     ):
         self.m, self.opt_g, self.opt_d = mods, opt_g, opt_d
         self.loss, self.b_l, self.modified_weight = loss, b_l, modified_weight
         self.dgl_weight = dgl_weight
         self.precision, self.device, self.world = precision, device, world
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.d_forward = d_forward
         self.b_u = 4.0
         self.reset_sums()
         self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
@@ -63,7 +65,12 @@ class GANStep:
     def _d_outputs(
         self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One D forward over real+fake, split, then gathered across ranks (global-batch loss)."""
+        """One D forward over real+fake, split (or two calls with d_forward="separate", as the paper's
+        code: spectral norm then iterates once per call), then gathered across ranks."""
+        if self.d_forward == "separate":
+            r = d(real.contiguous(memory_format=self.memory_format)).float()
+            f = d(fake.to(real.dtype).contiguous(memory_format=self.memory_format)).float()
+            return gather(r, self.world), gather(f, self.world)
         x = torch.cat([real, fake.to(real.dtype)]).contiguous(memory_format=self.memory_format)
         out = d(x).float()
         r, f = out[: real.shape[0]], out[real.shape[0] :]
