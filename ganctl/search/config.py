@@ -15,6 +15,7 @@ from ganctl.errors import UsageError
 METHODS = ("adversarialnas", "alphagan")
 LOSSES = ("mmd", "hinge")
 PRECISIONS = ("auto", "fp32", "bf16")
+D_TOPOLOGIES = ("stem", "paper")
 # Keys that never change the maths, so a resume may take new values for them.
 RUNTIME_KEYS = frozenset({"out", "device", "budget_s", "log_every", "checkpoint_every", "compile",
                           "precision", "channels_last"})
@@ -52,6 +53,12 @@ class SearchConfig:
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 1e-4
     alpha_init_std: float = 1e-3
+    # where the seed paper's search (Pulakurthi et al., MMD-PMish-NAS) differs; see the "paper" preset
+    act_g: str = "relu"           # activation of the search G (the paper's code: pmish)
+    up_ops: list[str] | None = None  # searched up ops; None: all of UP_OPS (the paper's code: 3, no deconv)
+    split_batch: bool = False     # halves of each batch: one for the architecture step, one for the weights
+    d_topology: str = "stem"      # stem: 3×3 stem + 2 down + 2 normal cells; paper: 4 down cells, no stem
+    tau_epoch_steps: int | None = None  # τ held constant over epochs of this many steps (paper: per epoch)
     # alphaGAN schedule
     inner_steps: int = 2
     outer_steps: int = 1
@@ -86,6 +93,8 @@ class SearchConfig:
         for key in ("betas", "arch_betas"):
             if key in data:
                 data[key] = tuple(float(v) for v in data[key])
+        if data.get("up_ops") is not None:
+            data["up_ops"] = [str(v) for v in data["up_ops"]]
         return cls(**data)
 
 
@@ -101,6 +110,20 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                          n_critic=1, gumbel=False, loss="hinge", inner_steps=20, outer_steps=20,
                          worst_steps=20,
                          derive_every=200, checkpoint_every=200, log_every=20, d_out_dim=1),
+    },
+    # The seed paper's search as its public code runs it (reference-facts §4): batch 128, n_critic 5,
+    # max_epoch_G 25 -> 125 D-epochs of 391 batches, the first one only derives (124 × 391 = 48,484
+    # D iterations), PMish in the search G, halves of each batch for the architecture and the weight
+    # steps, the hinge loss as the architecture objective while the weights train with MMD, τ per
+    # epoch, 3 up ops (its ConvTranspose has no α column), and a search D of 4 downsampling cells
+    # without a stem. ganctl's "cifar10" preset keeps AdversarialNAS's schedule, ReLU, one batch per
+    # step for both levels, the consistent MMD architecture objective and all 4 up ops.
+    "paper": {
+        "adversarialnas": dict(resolution=32, width_g=160, width_d=80, latent_dim=120, batch_size=128,
+                               steps=124 * 391, n_critic=5, gumbel=True, loss="mmd", arch_loss="hinge",
+                               act_g="pmish", up_ops=["nearest", "bilinear", "bicubic"], split_batch=True,
+                               d_topology="paper", tau_epoch_steps=391, derive_every=391,
+                               checkpoint_every=391, log_every=50),
     },
     "tiny": {
         "adversarialnas": dict(resolution=16, width_g=8, width_d=8, latent_dim=12, batch_size=8, steps=6,
@@ -119,6 +142,8 @@ def make_config(method: str, preset: str, **overrides: Any) -> SearchConfig:
         raise UsageError(f"--method {method!r}: unknown search method (choose {', '.join(METHODS)})")
     if preset not in PRESETS:
         raise UsageError(f"--preset {preset!r}: unknown preset (choose {', '.join(PRESETS)})")
+    if method not in PRESETS[preset]:
+        raise UsageError(f"--preset {preset!r} is for --method {', '.join(PRESETS[preset])} only")
     values: dict[str, Any] = {"method": method, "preset": preset, **PRESETS[preset][method]}
     values.update({k: v for k, v in overrides.items() if v is not None})
     cfg = SearchConfig.from_dict(values)
@@ -150,6 +175,21 @@ def validate(cfg: SearchConfig) -> None:
         raise UsageError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
     if not (cfg.tau_start > 0 and cfg.tau_end > 0):
         raise UsageError("Gumbel temperatures must be positive")
+    from ganctl.nn.activations import ACTIVATIONS
+    from ganctl.nn.ops import UP_OPS
+
+    if cfg.act_g not in ACTIVATIONS:
+        raise UsageError(f"act_g {cfg.act_g!r}: choose one of {', '.join(ACTIVATIONS)}")
+    if cfg.up_ops is not None and (not cfg.up_ops or any(op not in UP_OPS for op in cfg.up_ops)):
+        raise UsageError(f"up_ops {cfg.up_ops!r}: a non-empty list from {', '.join(UP_OPS)}")
+    if cfg.d_topology not in D_TOPOLOGIES:
+        raise UsageError(f"d_topology {cfg.d_topology!r}: choose {', '.join(D_TOPOLOGIES)}")
+    if cfg.d_topology == "paper" and cfg.resolution >> 4 < 1:
+        raise UsageError(f"the paper's search D halves the resolution 4 times; {cfg.resolution} px is too small")
+    if cfg.split_batch and cfg.batch_size < 4:
+        raise UsageError("split_batch needs a batch size of at least 4 (two halves of at least 2)")
+    if cfg.tau_epoch_steps is not None and cfg.tau_epoch_steps < 1:
+        raise UsageError(f"tau_epoch_steps must be at least 1, got {cfg.tau_epoch_steps}")
     if cfg.budget_s is not None and cfg.budget_s <= 0:
         raise UsageError(f"--budget must be positive, got {cfg.budget_s} s")
 

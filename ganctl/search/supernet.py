@@ -23,6 +23,10 @@ from ganctl.search.temperature import mix_weights
 
 # AdversarialNAS's D: two downsampling cells, then two at constant resolution (32 → 16 → 8 → 8 → 8).
 DIS_DOWNSAMPLE = (True, True, False, False)
+# The seed paper's search D (Pulakurthi et al., MMD-PMish-NAS): four downsampling cells, no stem; the
+# first cell reads the image itself through convs without a pre-activation (32 → 16 → 8 → 4 → 2).
+PAPER_DIS_DOWNSAMPLE = (True, True, True, True)
+_INPUT_EDGES = ("c0", "c1", "c2")  # DisCell edges that read the cell input x
 GEN_CELLS = 3
 
 
@@ -38,7 +42,7 @@ def split_key(key: str) -> tuple[int, str]:
 class MixedOp(nn.Module):
     """Σ w_i · op_i(x) over the candidate ops of one edge; `weights` is set by the owning supernet."""
 
-    def __init__(self, names: tuple[str, ...], c_in: int, c_out: int, *, kind: str, act: str):
+    def __init__(self, names: tuple[str, ...], c_in: int, c_out: int, *, kind: str, act: str | None):
         super().__init__()
         self.names = tuple(names)
         self.ops = nn.ModuleList(make_op(n, c_in, c_out, kind=kind, act=act) for n in self.names)
@@ -129,19 +133,28 @@ class SuperGenerator(_SuperNet):
 
 
 class SuperDiscriminator(_SuperNet):
-    """image → stem → 4 searchable cells (two downsampling) → act → global sum → SN linear → (B, out_dim)."""
+    """image → stem → 4 searchable cells (two downsampling) → act → global sum → SN linear → (B, out_dim).
+
+    ``stem=False`` (the paper's topology): the first cell's input edges map the 3 image channels to
+    ``width`` with convs and no pre-activation; 'skip' cannot change the channel count, so it is not a
+    candidate on those three edges.
+    """
 
     def __init__(self, width: int, out_dim: int, normal_ops: tuple[str, ...], down_ops: tuple[str, ...],
-                 act: str = "relu", downsample: tuple[bool, ...] = DIS_DOWNSAMPLE, alpha_std: float = 1e-3):
+                 act: str = "relu", downsample: tuple[bool, ...] = DIS_DOWNSAMPLE, alpha_std: float = 1e-3,
+                 stem: bool = True):
         super().__init__()
         self.downsample = tuple(downsample)
-        self.stem = nn.Conv2d(3, width, 3, 1, 1)
+        self.stem = nn.Conv2d(3, width, 3, 1, 1) if stem else nn.Identity()
         cells, edges = [], {}
         for i, down in enumerate(self.downsample):
             cell_edges = {}
             for e in DIS_EDGES:
                 kind, names = ("down", down_ops) if (e.startswith("d") and down) else ("normal", normal_ops)
-                cell_edges[e] = edges[edge_key(i, e)] = MixedOp(names, width, width, kind=kind, act=act)
+                c_in, edge_act = width, act
+                if not stem and i == 0 and e in _INPUT_EDGES:
+                    c_in, edge_act, names = 3, None, tuple(n for n in names if n != "skip")
+                cell_edges[e] = edges[edge_key(i, e)] = MixedOp(names, c_in, width, kind=kind, act=edge_act)
             cells.append(DisCell(cell_edges))
         self.cells = nn.ModuleList(cells)
         self.final_act = make_activation(act)

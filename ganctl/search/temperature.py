@@ -18,6 +18,15 @@ def temperature(step: int, total_steps: int, start: float = 5.0, end: float = 0.
     return float(start * (end / start) ** progress)
 
 
+def epoch_temperature(step: int, epoch_steps: int, total_steps: int, start: float = 5.0, end: float = 0.1
+                      ) -> float:
+    """τ per epoch, as the seed paper's search: the first of E = total/epoch_steps + 1 epochs only derives,
+    so training step t lies in epoch e = 1 + t // epoch_steps, and τ = max(end, start·(end/start)^(e/E))."""
+    n_epochs = total_steps // epoch_steps + 1
+    epoch = 1 + step // epoch_steps
+    return float(max(end, start * (end / start) ** (epoch / n_epochs)))
+
+
 def mix_weights(logits: torch.Tensor, tau: float, gumbel: bool) -> torch.Tensor:
     """Weights over an edge's candidate ops (sum to 1). Gumbel draws from the global torch RNG."""
     if not gumbel:
