@@ -17,7 +17,13 @@ def command(
     out: Annotated[Path, typer.Option("--out", help="Run folder; receives genotype.json, alphas, stats, plot.")],
     data: Annotated[str, _opt("--data", help="cifar10, stl10, celeba, shapes, folder:PATH, npz:PATH.")] = "shapes",
     method: Annotated[str, _opt("--method", help="adversarialnas | alphagan.")] = "adversarialnas",
-    preset: Annotated[str, _opt("--preset", help="cifar10 (the paper's supernet and schedule) | tiny (CPU).")
+    preset: Annotated[str, _opt(
+        "--preset",
+        help="paper: the seed paper's search as its code runs it (batch 128 split in halves for the "
+        "architecture and weight steps, n_critic 5, ~48.5k D iterations, PMish search G, hinge "
+        "architecture loss, τ per epoch, 3 up ops, 4-down-cell D without stem; adversarialnas only) | "
+        "cifar10: ganctl's default (AdversarialNAS's supernet and 10.4k-iteration schedule, ReLU, whole "
+        "batch for both steps, MMD architecture loss consistent with the weights, all 4 up ops) | tiny (CPU).")
                       ] = "cifar10",
     steps: Annotated[int | None, _opt("--steps", help="Search iterations (default: the preset's).")] = None,
     budget: Annotated[str | None, _opt("--budget", help="Wall-clock limit, e.g. 90s, 30m, 2h; then derive.")
@@ -57,8 +63,9 @@ def command(
         ganctl search --data shapes --preset tiny --method adversarialnas --out runs/search --device cpu
         ganctl train --genotype runs/search/genotype.json --data shapes --preset tiny --out runs/train
 
-    The paper's setting on one GPU, stopped cleanly after 45 minutes: ganctl search --data cifar10
-    --preset cifar10 --out runs/search --budget 45m. Interrupted? Add --resume to continue exactly.
+    On one GPU, stopped cleanly after 45 minutes: ganctl search --data cifar10 --preset cifar10
+    --out runs/search --budget 45m. The seed paper's own search: --preset paper. Interrupted? Add
+    --resume to continue exactly.
     """
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 

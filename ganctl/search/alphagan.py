@@ -6,12 +6,17 @@ VALIDATION split, each minimising DG = V(G_α, D') − V(G'_α, D), where V(G, D
 + E[min(0, −1−D(G(z)))] is the hinge value, D' = argmax_D V(G_α, ·) and G' = argmin_G V(·, D)
 are estimated by `worst_steps` Adam steps on copies started from the current networks. G' shares
 α with G (only its weights move), so ∂DG/∂α flows through both terms. D is a fixed SN-ResNet.
+D steps call D once on cat(real, fake) (one spectral-norm power iteration, one set of kernels);
+wherever G or α learns, the D in use is frozen so no D weight gradients are computed.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
+from torch import nn
 
 from ganctl.data import BatchStream, ImageData
 from ganctl.errors import DataError
@@ -38,6 +43,26 @@ def split_train_val(data: ImageData, val_fraction: float, batch_size: int, seed:
                         f"{max(batch_size / val_fraction, batch_size / (1 - val_fraction)):.0f} images")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return data.images[order[n_val:]].contiguous(), data.images[order[:n_val]].contiguous()
+
+
+@contextlib.contextmanager
+def frozen(*items: nn.Module | list[nn.Parameter]) -> Iterator[None]:
+    """The parameters of these modules / lists need no gradient inside the block (restored after)."""
+    params = [p for it in items for p in (it.parameters() if isinstance(it, nn.Module) else it)]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before, strict=True):
+            p.requires_grad_(flag)
+
+
+def _joint(d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One D call on cat(real, fake), split back into (D(real), D(fake))."""
+    out = d(torch.cat([real, fake.to(real.dtype)]))
+    return out[: real.shape[0]], out[real.shape[0] :]
 
 
 def hinge_value(out_real: torch.Tensor, out_fake: torch.Tensor) -> torch.Tensor:
@@ -82,15 +107,16 @@ class AlphaGAN:
             fake = self.G(self._z(), self._weights(tau))
         self.opt_d.zero_grad(set_to_none=True)
         with self.fast.autocast():
-            out_real, out_fake = self.D(real), self.D(fake)
+            out_real, out_fake = _joint(self.D, real, fake)
         loss_d = hinge_d_loss(out_real, out_fake)
         loss_d.backward()
         self.opt_d.step()
         self.G.zero_grad(set_to_none=True)
-        with self.fast.autocast():
-            out_fake = self.D(self.G(self._z(), self._weights(tau, detach=True)))
-        loss_g = hinge_g_loss(None, out_fake)
-        loss_g.backward()
+        with frozen(self.D):
+            with self.fast.autocast():
+                out_fake = self.D(self.G(self._z(), self._weights(tau, detach=True)))
+            loss_g = hinge_g_loss(None, out_fake)
+            loss_g.backward()
         self.opt_g.step()
         self.D.zero_grad(set_to_none=True)
         stats: dict[str, Any] = {"tau": tau, "loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
@@ -109,7 +135,7 @@ class AlphaGAN:
                 fake = self.G(self._z(), self._weights(tau, detach=True))
             opt.zero_grad(set_to_none=True)
             with self.fast.autocast():
-                loss = -hinge_value(self.D_worst(real), self.D_worst(fake))
+                loss = -hinge_value(*_joint(self.D_worst, real, fake))
             loss.backward()
             opt.step()
 
@@ -117,27 +143,29 @@ class AlphaGAN:
         """G' ≈ argmin_G V(G, D): train a copy of G's weights (α fixed) against the fixed current D."""
         self.G_worst.load_state_dict(self.G.state_dict())
         opt = torch.optim.Adam(self.G_worst.weight_parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
-        for _ in range(self.cfg.worst_steps):
-            opt.zero_grad(set_to_none=True)
-            with self.fast.autocast():
-                out_fake = self.D(self.G_worst(self._z(), self._weights(tau, detach=True)))
-            hinge_g_loss(None, out_fake).backward()
-            opt.step()
-        self.D.zero_grad(set_to_none=True)
+        with frozen(self.D):
+            for _ in range(self.cfg.worst_steps):
+                opt.zero_grad(set_to_none=True)
+                with self.fast.autocast():
+                    out_fake = self.D(self.G_worst(self._z(), self._weights(tau, detach=True)))
+                hinge_g_loss(None, out_fake).backward()
+                opt.step()
 
     def _arch_step(self, tau: float) -> torch.Tensor:
         self._worst_d(tau)
         self._worst_g(tau)
         real = self.fast.images(self.val_stream.next())
         self.arch_g.zero_grad(set_to_none=True)
-        with self.fast.autocast():
+        # only α learns here: every network's weights are frozen, so only ∂DG/∂α is computed
+        with frozen(self.D, self.D_worst, self.G.weight_parameters(), self.G_worst.weight_parameters()), \
+                self.fast.autocast():
             w = self._weights(tau)
             with torch.no_grad():
                 out_real_worst, out_real = self.D_worst(real), self.D(real)
             max_term = hinge_value(out_real_worst, self.D_worst(self.G(self._z(), w)))
             min_term = hinge_value(out_real, self.D(self.G_worst(self._z(), w)))
-        gap = max_term - min_term
-        gap.backward()
+            gap = max_term - min_term
+            gap.backward()
         self.arch_g.step()
         for net in (self.G, self.D, self.G_worst, self.D_worst):
             net.zero_grad(set_to_none=True)
