@@ -32,8 +32,9 @@ def command(
             "--preset",
             help="cifar10-large | cifar10-small | stl10: the paper's code's settings (D called separately on "
             "real and fake, fixed EMA 0.999 from step 1, no flips). cifar10-large-fast | cifar10-small-fast | "
-            "stl10-fast: the same recipe with ganctl's faster/better choices (one D call on real+fake: 2 "
-            "spectral-norm power iterations per step instead of 4; EMA warm-up; horizontal flips). "
+            "stl10-fast: the same recipe with ganctl's own choices (one D call on real+fake: 2 "
+            "spectral-norm power iterations per step instead of 4; EMA warm-up so short runs export a "
+            "trained G; horizontal flips). "
             "Also celeba64, tiny. Default cifar10-large.",
         ),
     ] = None,

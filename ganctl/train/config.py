@@ -144,7 +144,7 @@ _LARGE: dict[str, Any] = dict(
 
 # Where the seed paper's public code (Pulakurthi et al., MMD-PMish-NAS) differs from ganctl's defaults.
 # The paper presets follow the code; the "-fast" presets keep ganctl's choices: one D call on
-# cat(real, fake) (2 spectral-norm power iterations per step instead of 4, one kernel launch set),
+# cat(real, fake) (2 spectral-norm power iterations per step instead of 4; bench/d_forward.py measures speed),
 # EMA warm-up (short runs export a trained generator, not a blend with the initialisation) and
 # horizontal flips (the usual CIFAR-10 augmentation).
 _PAPER: dict[str, Any] = dict(d_forward="separate", ema_warmup=False, flip=False)
