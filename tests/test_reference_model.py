@@ -31,7 +31,7 @@ runner = CliRunner()
 
 # latest_G.npy as published (rows: cells; columns up0, up1, c0..c4)
 PUBLISHED = [[0, 1, 3, 4, 6, 4, 1], [1, 1, 4, 0, 5, 5, 3], [0, 1, 4, 5, 6, 4, 4]]
-UP_MODES = ["nearest", "bilinear", "bicubic"]
+UP_MODES = ["nearest", "bilinear", "bicubic", "convT"]
 # normal op index -> (kernel, dilation, padding); 0 none, 1 skip
 CONVS = {2: (1, 1, 0), 3: (3, 1, 1), 4: (5, 1, 2), 5: (3, 2, 2), 6: (5, 2, 4)}
 SKIP_MODES = ["nearest", "bilinear", "nearest"]
@@ -91,6 +91,11 @@ def reference_state(width: int, latent: int, matrix=PUBLISHED, seed: int = 0, pr
         sd[f"l{i}.weight"], sd[f"l{i}.bias"] = rnd(b * b * width, chunk), rnd(b * b * width)
     for k, row in enumerate(matrix, 1):
         for e in (0, 1):
+            if row[e] == 3:  # ConvTranspose: act -> depthwise 3x3 deconv -> 1x1 conv, no biases
+                sd[f"cell{k}.up{e}.ups.0.convT.0.activation_fn.beta"] = beta()
+                sd[f"cell{k}.up{e}.ups.0.convT.1.weight"] = rnd(width, 1, 3, 3)
+                sd[f"cell{k}.up{e}.ups.0.convT.2.weight"] = rnd(width, width, 1, 1)
+                continue
             sd[f"cell{k}.up{e}.ups.0.c.0.activation_fn.beta"] = beta()
             sd[f"cell{k}.up{e}.ups.0.c.1.weight"] = rnd(width, width, 1, 1)
             sd[f"cell{k}.up{e}.ups.0.c.1.bias"] = rnd(width)
@@ -117,6 +122,11 @@ def pmish(x: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
 
 
 def _up(sd: dict, k: int, e: int, mode: str, h: torch.Tensor) -> torch.Tensor:
+    if mode == "convT":
+        p = f"cell{k}.up{e}.ups.0.convT."
+        y = pmish(h, sd[p + "0.activation_fn.beta"])
+        y = F.conv_transpose2d(y, sd[p + "1.weight"], stride=2, padding=1, output_padding=1, groups=h.shape[1])
+        return F.conv2d(y, sd[p + "2.weight"])
     x = F.interpolate(h, scale_factor=2, mode=mode)
     p = f"cell{k}.up{e}.ups.0.c."
     return F.conv2d(pmish(x, sd[p + "0.activation_fn.beta"]), sd[p + "1.weight"], sd[p + "1.bias"])
@@ -170,6 +180,18 @@ def test_generator_from_reference_state_dict_matches_hand_wired_forward() -> Non
     assert torch.allclose(ours, ref, atol=1e-10, rtol=0)
     # the check can tell the skip semantics apart: the old one is far off
     assert (old - ref).abs().max() > 1e-2
+
+
+def test_transposed_conv_and_bicubic_up_edges_import_too(tmp_path: Path) -> None:
+    matrix = [[3, 2, 3, 4, 6, 4, 1], [1, 3, 4, 0, 5, 5, 3], [2, 1, 2, 5, 0, 4, 1]]
+    path = tmp_path / "g.npy"
+    np.save(path, np.array(matrix, dtype=np.int64))
+    sd = reference_state(width=4, latent=12, matrix=matrix, seed=3)
+    G = build_reference_generator(sd, read_index_matrix(path)).double()
+    plain = {k: v.float().double() if v.is_floating_point() else v for k, v in sd.items()}
+    z = torch.randn(2, 12, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(G(z), reference_forward(plain, z, matrix), atol=1e-10, rtol=0)
 
 
 def test_wrong_genotype_for_the_weights_is_one_clear_error() -> None:
