@@ -333,6 +333,12 @@ def test_import_cli_round_trips_through_info_sample_and_compress(tmp_path: Path)
     assert [e["layer"] for e in cinfo.spec["decomposition"]] == [f"cells.1.c{j}.conv" for j in (0, 2, 3, 4)]
     assert sum(p.numel() for p in Gc.parameters()) < sum(p.numel() for p in G.parameters())
 
+    # the imported D serves as the DGL teacher of a fine-tuning run
+    res = _invoke("compress", str(out / "generator.safetensors"), "--out", str(tmp_path / "dgl"), "--rank", "2",
+                  "--layers", "cells.1.c0.conv", "--fit-iters", "3", "--finetune-steps", "1", "--batch-size", "4",
+                  "--data", "shapes", "--teacher-d", str(out / "discriminator.safetensors"), "--device", "cpu")
+    assert res.exit_code == 0, res.output
+
     # a second import into the same folder is refused without --force
     res = _invoke("import", str(ckpt_path), "--genotype", str(geno), "--out", str(out))
     assert res.exit_code == 6 and "--force" in res.output
