@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from ganctl.cli import compress, evaluate, info, sample, search, train
+from ganctl.cli import compress, evaluate, export, info, sample, search, train
 
 app = typer.Typer(
     name="ganctl",
@@ -20,6 +20,7 @@ app.command("compress", no_args_is_help=True)(compress.command)
 app.command("evaluate", no_args_is_help=True)(evaluate.command)
 app.command("sample", no_args_is_help=True)(sample.command)
 app.command("info", no_args_is_help=True)(info.command)
+app.command("export", no_args_is_help=True)(export.command)
 
 
 @app.callback(invoke_without_command=True)
