@@ -239,20 +239,30 @@ def _short_names(paths: list[Path]) -> list[str]:
     return [str(p) for p in paths]
 
 
+NAME_WIDTH = 16  # with three metrics and the cost columns, the table then fits 80 columns
+
+
 def short_names(paths: list[Path]) -> list[str]:
     """Names for the table: fewest trailing parts that differ, without .safetensors or a shared /generator."""
     names = [n.removesuffix(".safetensors") for n in _short_names(paths)]
     if len(names) > 1 and all(n.endswith("/generator") for n in names):
         names = [n.removesuffix("/generator") for n in names]
-    return [n if len(n) <= 22 else "…" + n[-21:] for n in names]
+    return [n if len(n) <= NAME_WIDTH else "…" + n[-(NAME_WIDTH - 1):] for n in names]
 
 
 def _fmt_metric(e: dict) -> str:
+    """Two short lines rather than one long one: mean over ±std, precision over recall."""
     if "mean" in e:
-        return f"{e['mean']:.4g}±{e['std']:.2g}" if len(e.get("per_seed", [])) > 1 else f"{e['mean']:.4g}"
+        return f"{e['mean']:.4g}\n±{e['std']:.2g}" if len(e.get("per_seed", [])) > 1 else f"{e['mean']:.4g}"
     if "precision" in e:
-        return f"P{e['precision']['mean']:.2f} R{e['recall']['mean']:.2f}"
+        return f"P {e['precision']['mean']:.2f}\nR {e['recall']['mean']:.2f}"
     return "-"
+
+
+def _header(metric: str) -> str:
+    """fid50k_train_randconv_proxy → 'fid50k\ntrain': the extractor is in the title, the rest stays."""
+    parts = metric.split("_")
+    return "\n".join(parts[:2])
 
 
 def table(result: dict) -> Any:
@@ -272,13 +282,13 @@ def table(result: dict) -> Any:
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     t.add_column("artifact", overflow="fold")
     for m in names:
-        t.add_column(m, justify="right")
+        t.add_column(_header(m), justify="right", no_wrap=True)
     t.add_column("params", justify="right")
     if sparse:
         t.add_column("nonzero", justify="right")
     if any(costs):
         t.add_column("GFLOP", justify="right")
-        t.add_column("ms b=1", justify="right")
+        t.add_column("ms@1", justify="right")
         t.add_column("img/s", justify="right")
     for r, c in zip(rows, costs, strict=True):
         cells = [r["name"], *(_fmt_metric(r["metrics"].get(m, {})) for m in names), f"{r['params'] / 1e6:.2f}M"]
@@ -289,7 +299,7 @@ def table(result: dict) -> Any:
             cells += [f"{c['flops_per_image'] / 1e9:.2f}" if "flops_per_image" in c else "-",
                       f"{c['latency_ms_batch1']:.1f}" if "latency_ms_batch1" in c else "-",
                       f"{tp:.0f}" if tp else "-"]
-        t.add_row(*cells)
+        t.add_row(*cells, end_section=len(names) > 0 and len(rows) > 1)
     modes = {c.get("mode") for c in costs if c}
     if modes:
         t.caption = ("quick cost figures (a few batches; --cost for the full table)" if modes == {"quick"}
