@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,12 +19,14 @@ from ganctl.cli.configfile import (
     SCHEDULE,
     SPEED,
     ConfigOpt,
+    LogOpt,
     PrintConfigOpt,
     layered,
     read_config_file,
     typed_flags,
 )
 from ganctl.cli.configfile import print_config as print_resolved
+from ganctl.cli.runinfo import header, params, summary
 
 
 def command(
@@ -92,6 +95,7 @@ def command(
                                       rich_help_panel=OUTPUT, show_default=True)] = 0,
     config: Annotated[Path | None, ConfigOpt] = None,
     print_config: Annotated[bool, PrintConfigOpt] = False,
+    log: Annotated[str, LogOpt] = "jsonl",
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     json: JsonOpt = False,
@@ -106,7 +110,7 @@ def command(
             --teacher-d runs/train/discriminator.safetensors
     """
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()
-             if k not in ("ctx", "config", "print_config", "quiet", "verbose", "json")}
+             if k not in ("ctx", "config", "print_config", "quiet", "verbose", "json", "log")}
     flags["layers"] = list(layers or [])
     given = typed_flags(ctx)
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
@@ -128,11 +132,30 @@ def command(
         if print_config:
             print_resolved(dataclasses.asdict(cfg))
             return None
+        from ganctl.logsink import TensorBoardSink, check_log_choice
+
+        check_log_choice(log)
         console = g.console
-        hooks = Hooks(echo=console.print, progress=_progress(console))
-        result = compress(cfg, hooks)
+        started = time.monotonic()
+        if not console.quiet:
+            header(console, "compress", compress_header_parts(cfg))
+        sink = TensorBoardSink(cfg.out, "compress", resume=cfg.resume) if log == "tensorboard" else None
+        show = _progress(console)
+
+        def progress(what: str, done: int, total: int) -> None:
+            show(what, done, total)
+            if sink is not None:
+                sink.poll()
+
+        try:
+            result = compress(cfg, Hooks(echo=console.print, progress=progress))
+        finally:
+            if sink is not None:
+                sink.close()
         _print_table(console, result["report"])
         result.pop("report")
+        if not console.quiet:
+            summary(console, Path(cfg.out), started, None)
         return result
 
     run(g, body)
@@ -172,3 +195,13 @@ def _print_table(console: Any, report: dict[str, Any]) -> None:
     ):
         if report.get(key) is not None:
             console.print(f"{name} ({label}): {report[key]:.3f}")
+
+
+def compress_header_parts(cfg: Any) -> list[str]:
+    """Parent artifact size from its header (no model is built), then where the work happens."""
+    from ganctl.device import resolve_device
+    from ganctl.io.artifact import read_artifact
+
+    info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)
+    return [f"{cfg.artifact} ({params(info.num_params)} parameters)", f"rank {cfg.rank}, {cfg.method}",
+            f"data {cfg.data or 'none'}", f"device {resolve_device(cfg.device)}", f"out {cfg.out}"]

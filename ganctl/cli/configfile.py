@@ -23,6 +23,9 @@ DATA, MODEL, LOSS, OPTIM, SCHEDULE, SPEED, OUTPUT = (
 ConfigOpt = typer.Option(
     "--config", help="JSON or TOML file of settings (a run's config.json replays it); flags override it.",
     rich_help_panel=OUTPUT, show_default=False)
+LogOpt = typer.Option(
+    "--log", help="jsonl (stats.jsonl, always written) | tensorboard (also mirror it to <out>/tensorboard).",
+    rich_help_panel=OUTPUT, show_default=True)
 PrintConfigOpt = typer.Option(
     "--print-config", help="Print the resolved configuration as JSON and exit; nothing is created.",
     rich_help_panel=OUTPUT)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,12 +18,14 @@ from ganctl.cli.configfile import (
     SCHEDULE,
     SPEED,
     ConfigOpt,
+    LogOpt,
     PrintConfigOpt,
     layered,
     read_config_file,
     typed_flags,
 )
 from ganctl.cli.configfile import print_config as print_resolved
+from ganctl.cli.runinfo import summary
 
 # flags that are search settings (config.json keys), as opposed to run control
 SETTINGS = ("data", "method", "preset", "steps", "budget", "gumbel", "loss", "arch_loss", "batch_size", "resolution",
@@ -75,6 +78,7 @@ def command(
                                       rich_help_panel=OUTPUT, show_default=True)] = 0,
     config: Annotated[Path | None, ConfigOpt] = None,
     print_config: Annotated[bool, PrintConfigOpt] = False,
+    log: Annotated[str, LogOpt] = "jsonl",
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     json: JsonOpt = False,
@@ -97,6 +101,7 @@ def command(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         from ganctl.errors import UsageError
+        from ganctl.logsink import TensorBoardSink, check_log_choice
         from ganctl.search.config import SearchConfig, make_config, parse_budget
         from ganctl.search.loop import run_search
 
@@ -119,6 +124,9 @@ def command(
         if print_config:
             print_resolved(cfg.to_dict())
             return None
+        check_log_choice(log)
+        started = time.monotonic()
+        sink = TensorBoardSink(cfg.out, "search", resume=resume) if log == "tensorboard" else None
         if not g.quiet and not resume:
             g.console.print(f"[bold]ganctl search[/]  {cfg.method}, preset {cfg.preset}: data {cfg.data} at "
                             f"{cfg.resolution} px, supernets G {cfg.width_g} / D {cfg.width_d} channels, "
@@ -133,8 +141,16 @@ def command(
                 info = " ".join(f"{k}={v:.3g}" for k, v in row.items()
                                 if k in ("tau", "loss_d", "loss_g", "duality_gap"))
                 bar.update(task, completed=done, total=total, info=info)
+                if sink is not None:
+                    sink.poll()
 
-            result = run_search(cfg, resume=resume, force=force, progress=progress)
+            try:
+                result = run_search(cfg, resume=resume, force=force, progress=progress)
+            finally:
+                if sink is not None:
+                    sink.close()
+        if not g.quiet:
+            summary(g.console, Path(cfg.out), started, None)
         return result.to_dict()
 
     run(g, body)

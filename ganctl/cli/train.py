@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ganctl.cli.common import Globals, run
+from ganctl.cli.common import _is_rank_zero as is_rank_zero
 from ganctl.cli.configfile import (
     DATA,
     LOSS,
@@ -18,12 +20,14 @@ from ganctl.cli.configfile import (
     SCHEDULE,
     SPEED,
     ConfigOpt,
+    LogOpt,
     PrintConfigOpt,
     layered,
     read_config_file,
     typed_flags,
 )
 from ganctl.cli.configfile import print_config as print_resolved
+from ganctl.cli.runinfo import best_row, header, summary, train_header_parts
 
 DEFAULT_PRESET = "cifar10-large"
 
@@ -145,6 +149,7 @@ def command(
     ] = None,
     config: Annotated[Path | None, ConfigOpt] = None,
     print_config: Annotated[bool, PrintConfigOpt] = False,
+    log: Annotated[str, LogOpt] = "jsonl",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No header, progress or summary (logs still written).",
                                         rich_help_panel=OUTPUT)] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logging.",
@@ -167,7 +172,7 @@ def command(
         k: v
         for k, v in locals().items()
         if k not in {"ctx", "preset", "resume", "allow_change", "force", "quiet", "verbose", "json", "config",
-                     "print_config"}
+                     "print_config", "log"}
     }
     given = typed_flags(ctx)
     g = Globals(device=device, seed=seed or 0, quiet=quiet, verbose=verbose, json=json)
@@ -207,21 +212,37 @@ def command(
         if print_config:
             print_resolved(cfg.to_dict())
             return None
-        if not g.quiet and resume is None:
-            how = "" if chosen else " (the default; --preset tiny for a CPU demo)"
-            g.console.print(f"[bold]ganctl train[/]  preset {cfg.preset}{how}", highlight=False)
-        return train(cfg, resume=resume is not None, force=force, hooks=_hooks(g))
+        from ganctl.logsink import check_log_choice
+
+        check_log_choice(log)
+        started = time.monotonic()
+        if not g.quiet:
+            how = "" if chosen or resume is not None else " (the default; --preset tiny for a CPU demo)"
+            header(g.console, "train", [f"preset {cfg.preset}{how}", *train_header_parts(cfg)])
+        sink = None
+        if log == "tensorboard" and is_rank_zero():
+            from ganctl.logsink import TensorBoardSink
+
+            sink = TensorBoardSink(cfg.out, "train", resume=resume is not None)
+        try:
+            result = train(cfg, resume=resume is not None, force=force, hooks=_hooks(g, sink))
+        finally:
+            if sink is not None:
+                sink.close()
+        if not g.quiet:
+            summary(g.console, Path(cfg.out), started, best_row(Path(cfg.out), "proxy", "proxy_name"))
+        return result
 
     run(g, body)
 
 
-def _hooks(g: Globals) -> Any:
+def _hooks(g: Globals, sink: Any = None) -> Any:
     """Rich progress bar and one status line per tick, on rank 0 unless --quiet."""
     from ganctl.train.loop import Hooks
 
     console = g.console
     if console.quiet:
-        return Hooks()
+        return Hooks(progress=(lambda step, total: sink.poll()) if sink is not None else None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     progress = Progress(
@@ -239,6 +260,8 @@ def _hooks(g: Globals) -> Any:
             progress.start()
             state["task"] = progress.add_task("train", total=total, completed=step - 1)
         progress.update(state["task"], completed=step)
+        if sink is not None:
+            sink.poll()
         if step == total:
             progress.stop()
 
