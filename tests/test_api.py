@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,29 @@ def test_export_from_python(artifact, tmp_path):
     pytest.importorskip("onnxruntime")
     res = ganctl.export(artifact, tmp_path / "g.onnx", dynamic_batch=True)
     assert res.batch is None and res.max_abs_diff < 1e-4 and (tmp_path / "g.onnx").is_file()
+
+
+def test_train_search_compress_wrappers_match_the_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ganctl.cli.app import app
+    from ganctl.io.artifact import load_generator as load_with_info
+
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    res = ganctl.search(tmp_path / "s", data="shapes", preset="tiny", steps=3, device="cpu", seed=1)
+    genotype = tmp_path / "s" / "genotype.json"
+    assert Path(res["output"]) == genotype and ganctl.load_genotype(genotype).generator_cells
+    opts = dict(data="shapes", genotype=str(genotype), width=8, d_width=16, batch_size=8, steps=2, eval_every=0,
+                device="cpu", deterministic=True)
+    summary = ganctl.train(tmp_path / "api", preset="tiny", **opts)
+    cli = ["train", "--preset", "tiny", "--out", str(tmp_path / "cli"), "--quiet"]
+    for k, v in opts.items():
+        cli += [f"--{k.replace('_', '-')}"] if v is True else [f"--{k.replace('_', '-')}", str(v)]
+    assert CliRunner().invoke(app, cli).exit_code == 0
+    a, _ = load_with_info(summary["output"])
+    b, _ = load_with_info(tmp_path / "cli" / "generator.safetensors")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    out = ganctl.compress(summary["output"], tmp_path / "c", rank=2, device="cpu", fit_iters=3)
+    small = ganctl.load_generator(out["output"])
+    assert small.artifact.spec["decomposition"] and all(e["rank"] == 2 for e in small.artifact.spec["decomposition"]
+                                                        if isinstance(e["rank"], int))
