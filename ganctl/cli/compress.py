@@ -26,7 +26,7 @@ from ganctl.cli.configfile import (
     typed_flags,
 )
 from ganctl.cli.configfile import print_config as print_resolved
-from ganctl.cli.runinfo import header, params, summary
+from ganctl.cli.runinfo import header, params, progress_bars, summary
 
 
 def command(
@@ -140,15 +140,16 @@ def command(
         if not console.quiet:
             header(console, "compress", compress_header_parts(cfg))
         sink = TensorBoardSink(cfg.out, "compress", resume=cfg.resume) if log == "tensorboard" else None
-        show = _progress(console)
-
-        def progress(what: str, done: int, total: int) -> None:
-            show(what, done, total)
-            if sink is not None:
-                sink.poll()
-
         try:
-            result = compress(cfg, Hooks(echo=console.print, progress=progress))
+            with progress_bars(g) as bars:
+
+                def progress(what: str, done: int, total: int) -> None:
+                    if bars is not None:
+                        bars(what, done, total)
+                    if sink is not None:
+                        sink.poll()
+
+                result = compress(cfg, Hooks(echo=console.print, progress=progress))
         finally:
             if sink is not None:
                 sink.close()
@@ -159,18 +160,6 @@ def command(
         return result
 
     run(g, body)
-
-
-def _progress(console: Any) -> Any:
-    last: dict[str, int] = {}
-
-    def show(what: str, done: int, total: int) -> None:
-        step = max(1, total // 10)
-        if done == total or done - last.get(what, 0) >= step:
-            last[what] = done
-            console.print(f"[dim]{what}: {done}/{total}[/dim]")
-
-    return show
 
 
 def _print_table(console: Any, report: dict[str, Any]) -> None:

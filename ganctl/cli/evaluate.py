@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from ganctl.cli.common import (
     VerboseOpt,
     run,
 )
+from ganctl.cli.runinfo import duration, header, progress_bars
 
 
 def command(
@@ -98,6 +98,7 @@ def command(
         from ganctl.io.artifact import load_generator
         from ganctl.io.atomic import atomic_write_json
 
+        started = time.monotonic()
         weights = inception_weights or os.environ.get("GANCTL_INCEPTION_WEIGHTS") or None
         dev = resolve_device(device)
         log = (lambda msg: g.console.log(msg)) if not g.quiet else None
@@ -140,8 +141,8 @@ def command(
         d = load_cli_data(data_name, data_root, model_res)
         if data is not None:
             warn_data_mismatch(d, [(p, info) for p, _, info in loaded], g)
-        g.console.print(f"[bold]ganctl evaluate[/]  {len(loaded)} artifact(s), {model_res} px  data {d.name} "
-                        f"({len(d)} images)  device {dev}  generator {precision}  out {out}", highlight=False)
+        header(g.console, "evaluate", [f"{len(loaded)} artifact(s), {model_res} px", f"data {d.name} ({len(d)} images)",
+                                       f"device {dev}", f"generator {precision}", f"out {out}"])
         with progress_bars(g) as bars:
             result = evaluate_artifacts(
             [(name, G, info) for name, (_, G, info) in zip(short_names(artifacts), loaded, strict=True)],
@@ -167,6 +168,7 @@ def command(
         atomic_write_json(target, result)
         if not g.quiet:
             g.console.print(table(result))
+            g.console.print(f"done in {duration(time.monotonic() - started)}  ·  wrote {target}", highlight=False)
         return {
             "output": str(target),
             "metrics": {r["name"]: {k: metric_value(v) for k, v in r["metrics"].items()} for r in result["artifacts"]},
@@ -208,26 +210,6 @@ def warn_data_mismatch(d: Any, loaded: list, g: Globals) -> None:
         elif fingerprint is not None and fingerprint != d.fingerprint:
             g.console.print(f"warning: {path} was trained on a different copy or subset of {d.name} "
                             "(data fingerprints differ)", highlight=False)
-
-
-@contextlib.contextmanager
-def progress_bars(g: Globals) -> Iterator[Any]:
-    """A rich bar with ETA per stage (reference statistics, generation + features), fed by the core's callback."""
-    if g.console.quiet:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    tasks: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=g.console, transient=True) as bar:
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
 
 
 def _short_names(paths: list[Path]) -> list[str]:

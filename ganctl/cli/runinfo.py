@@ -7,9 +7,11 @@ so a --json last line on stdout stays machine-readable; --quiet silences them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +88,23 @@ def train_header_parts(cfg: Any, fast: bool = False) -> list[str]:
 
     parts += [f"device {resolve_device(cfg.device)}", cfg.precision, f"out {cfg.out}"]
     return parts
+
+
+@contextlib.contextmanager
+def progress_bars(g: Any) -> Iterator[Any]:
+    """A rich bar with ETA per stage (reference statistics, generation + features), fed by the core's callback."""
+    if g.console.quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=g.console, transient=True) as bar:
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update

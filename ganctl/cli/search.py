@@ -25,7 +25,7 @@ from ganctl.cli.configfile import (
     typed_flags,
 )
 from ganctl.cli.configfile import print_config as print_resolved
-from ganctl.cli.runinfo import summary
+from ganctl.cli.runinfo import header, summary
 
 # flags that are search settings (config.json keys), as opposed to run control
 SETTINGS = ("data", "method", "preset", "steps", "budget", "gumbel", "loss", "arch_loss", "batch_size", "resolution",
@@ -127,11 +127,13 @@ def command(
         check_log_choice(log)
         started = time.monotonic()
         sink = TensorBoardSink(cfg.out, "search", resume=resume) if log == "tensorboard" else None
-        if not g.quiet and not resume:
-            g.console.print(f"[bold]ganctl search[/]  {cfg.method}, preset {cfg.preset}: data {cfg.data} at "
-                            f"{cfg.resolution} px, supernets G {cfg.width_g} / D {cfg.width_d} channels, "
-                            f"{cfg.steps} steps  device {cfg.device}  precision {cfg.precision}  out {cfg.out}",
-                            highlight=False)
+        if not g.quiet:
+            from ganctl.device import resolve_device
+
+            header(g.console, "search", [f"{cfg.method}, preset {cfg.preset}", f"data {cfg.data} at {cfg.resolution} px",
+                                         f"supernets G {cfg.width_g} / D {cfg.width_d} channels, {cfg.steps} steps",
+                                         f"device {resolve_device(cfg.device)}", f"precision {cfg.precision}",
+                                         f"out {cfg.out}"])
         columns = (TextColumn("search"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    TextColumn("{task.fields[info]}"))
         with Progress(*columns, console=g.console, transient=True) as bar:

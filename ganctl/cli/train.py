@@ -216,7 +216,7 @@ def command(
 
         check_log_choice(log)
         started = time.monotonic()
-        if not g.quiet:
+        if not g.console.quiet:
             how = "" if chosen or resume is not None else " (the default; --preset tiny for a CPU demo)"
             header(g.console, "train", [f"preset {cfg.preset}{how}", *train_header_parts(cfg)])
         sink = None
@@ -229,7 +229,7 @@ def command(
         finally:
             if sink is not None:
                 sink.close()
-        if not g.quiet:
+        if not g.console.quiet:
             summary(g.console, Path(cfg.out), started, best_row(Path(cfg.out), "proxy", "proxy_name"))
         return result
 
