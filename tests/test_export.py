@@ -139,3 +139,10 @@ def test_cli_bad_artifact_is_one_line_and_writes_nothing(tmp_path):
     res = runner.invoke(app, ["export", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "g.onnx")])
     assert res.exit_code == 3 and "not found" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]
+
+
+def test_help_has_example():
+    res = runner.invoke(app, ["export", "--help"], terminal_width=200)
+    assert res.exit_code == 0 and "Example" in res.output and "ganctl export" in res.output
+    for opt in ("--format", "--batch", "--dynamic-batch", "--seed", "--quiet", "--verbose", "--json"):
+        assert opt in res.output
