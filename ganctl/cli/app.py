@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from ganctl.cli import compress, evaluate, import_cmd, info, sample, search, train
+from ganctl.cli import compress, evaluate, export, import_cmd, info, sample, search, train
 
 app = typer.Typer(
     name="ganctl",
@@ -21,6 +21,7 @@ app.command("evaluate", no_args_is_help=True)(evaluate.command)
 app.command("sample", no_args_is_help=True)(sample.command)
 app.command("info", no_args_is_help=True)(info.command)
 app.command("import", no_args_is_help=True)(import_cmd.command)
+app.command("export", no_args_is_help=True)(export.command)
 
 
 @app.callback(invoke_without_command=True)

@@ -2,79 +2,100 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ganctl.cli.common import DeviceOpt, Globals, JsonOpt, QuietOpt, SeedOpt, VerboseOpt, run
+from ganctl.cli.common import Globals, JsonOpt, QuietOpt, VerboseOpt, run
+from ganctl.cli.configfile import (
+    DATA,
+    LOSS,
+    MODEL,
+    OPTIM,
+    OUTPUT,
+    SCHEDULE,
+    SPEED,
+    ConfigOpt,
+    LogOpt,
+    PrintConfigOpt,
+    layered,
+    read_config_file,
+    typed_flags,
+)
+from ganctl.cli.configfile import print_config as print_resolved
+from ganctl.cli.runinfo import header, params, progress_bars, summary
 
 
 def command(
-    artifact: Annotated[Path, typer.Argument(help="The uncompressed generator.safetensors.")],
-    out: Annotated[Path, typer.Option("--out", help="Run folder for the compressed artifact and report.")],
+    ctx: typer.Context,
+    artifact: Annotated[Path | None, typer.Argument(help="The uncompressed generator.safetensors.",
+                                                    show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", rich_help_panel=OUTPUT, show_default=False, help="Run folder for the compressed artifact and report.")] = None,
     rank: Annotated[
-        str, typer.Option("--rank", help="auto (ARD probes) | INT (every layer) | PLAN.json.")
+        str, typer.Option("--rank", rich_help_panel=MODEL, show_default=True, help="auto (ARD probes) | INT (every layer) | PLAN.json.")
     ] = "auto",
     method: Annotated[
-        str, typer.Option("--method", help="cp | tucker (linear and 1×1 layers use SVD).")
+        str, typer.Option("--method", rich_help_panel=MODEL, show_default=True, help="cp | tucker (linear and 1×1 layers use SVD).")
     ] = "cp",
     layers: Annotated[
         list[str] | None,
-        typer.Option(
-            "--layers", help="Glob over layer names, e.g. 'cells.*.c*.conv' (repeatable; default all)."
+        typer.Option("--layers", rich_help_panel=MODEL, show_default=False, help="Glob over layer names, e.g. 'cells.*.c*.conv' (repeatable; default all)."
         ),
     ] = None,
-    penalty: Annotated[float, typer.Option("--penalty", help="ARD penalty factor PF (1/1 … 1/20).")] = 0.1,
+    penalty: Annotated[float, typer.Option("--penalty", rich_help_panel=MODEL, show_default=True, help="ARD penalty factor PF (1/1 … 1/20).")] = 0.1,
     target_params: Annotated[
         float | None,
-        typer.Option(
-            "--target-params", help="With --rank auto: keep at most this fraction of G's parameters."
+        typer.Option("--target-params", rich_help_panel=MODEL, show_default=False, help="With --rank auto: keep at most this fraction of G's parameters."
         ),
     ] = None,
     finetune_steps: Annotated[
-        int, typer.Option("--finetune-steps", help="Fine-tuning steps (0 = none).")
+        int, typer.Option("--finetune-steps", rich_help_panel=SCHEDULE, show_default=True, help="Fine-tuning steps (0 = none).")
     ] = 0,
     checkpoint_every: Annotated[
-        int, typer.Option("--checkpoint-every", help="Fine-tuning checkpoint interval in steps (resume point).")
+        int, typer.Option("--checkpoint-every", rich_help_panel=SCHEDULE, show_default=True, help="Fine-tuning checkpoint interval in steps (resume point).")
     ] = 200,
     freeze_factors: Annotated[
         bool,
-        typer.Option(
-            "--freeze-factors", help="Keep the fitted factors fixed; fine-tune only the other layers."
+        typer.Option("--freeze-factors", rich_help_panel=OPTIM, show_default=True, help="Keep the fitted factors fixed; fine-tune only the other layers."
         ),
     ] = False,
     teacher_d: Annotated[
         str | None,
-        typer.Option(
-            "--teacher-d",
+        typer.Option("--teacher-d", rich_help_panel=LOSS, show_default=False,
             help="Uncompressed model's discriminator (.safetensors or train checkpoint): DGL term.",
         ),
     ] = None,
-    dgl_weight: Annotated[float, typer.Option("--dgl-weight", help="DGL teacher-term weight α.")] = 0.1,
+    dgl_weight: Annotated[float, typer.Option("--dgl-weight", rich_help_panel=LOSS, show_default=True, help="DGL teacher-term weight α.")] = 0.1,
     data: Annotated[
         str | None,
-        typer.Option(
-            "--data",
+        typer.Option("--data", rich_help_panel=DATA, show_default=False,
             help="Dataset for the quality proxy and fine-tuning (cifar10, shapes, folder:PATH, ...).",
         ),
     ] = None,
     data_root: Annotated[
-        str | None, typer.Option("--data-root", help="Where torchvision datasets live.")
+        str | None, typer.Option("--data-root", rich_help_panel=DATA, show_default=False, help="Where torchvision datasets live.")
     ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Fine-tuning batch size.")] = 64,
+    batch_size: Annotated[int, typer.Option("--batch-size", rich_help_panel=OPTIM, show_default=True, help="Fine-tuning batch size.")] = 64,
     probe_samples: Annotated[
-        int, typer.Option("--probe-samples", help="Samples per ARD quality probe (proxy FID).")
+        int, typer.Option("--probe-samples", rich_help_panel=MODEL, show_default=True, help="Samples per ARD quality probe (proxy FID).")
     ] = 1000,
     extractor: Annotated[
         str,
-        typer.Option("--extractor", help="Proxy feature extractor: auto | inception-v3-compat | randconv."),
+        typer.Option("--extractor", rich_help_panel=MODEL, show_default=True, help="Proxy feature extractor: auto | inception-v3-compat | randconv."),
     ] = "auto",
-    fit_iters: Annotated[int, typer.Option("--fit-iters", help="ALS iterations per decomposition.")] = 50,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
+    fit_iters: Annotated[int, typer.Option("--fit-iters", rich_help_panel=MODEL, show_default=True, help="ALS iterations per decomposition.")] = 50,
+    resume: Annotated[bool, typer.Option("--resume", rich_help_panel=OUTPUT, show_default=True, help="Continue an interrupted run in --out.")] = False,
+    force: Annotated[bool, typer.Option("--force", rich_help_panel=OUTPUT, show_default=True, help="Overwrite an existing run folder.")] = False,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.",
+                                        rich_help_panel=SPEED, show_default=True)] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.",
+                                      rich_help_panel=OUTPUT, show_default=True)] = 0,
+    config: Annotated[Path | None, ConfigOpt] = None,
+    print_config: Annotated[bool, PrintConfigOpt] = False,
+    log: Annotated[str, LogOpt] = "jsonl",
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     json: JsonOpt = False,
@@ -88,55 +109,57 @@ def command(
             --target-params 0.33 --data cifar10 --finetune-steps 2000 \\
             --teacher-d runs/train/discriminator.safetensors
     """
+    flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()
+             if k not in ("ctx", "config", "print_config", "quiet", "verbose", "json", "log")}
+    flags["layers"] = list(layers or [])
+    given = typed_flags(ctx)
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
-    def body() -> dict[str, Any]:
+    def body() -> dict[str, Any] | None:
         from ganctl.compress.run import CompressConfig, Hooks, compress
+        from ganctl.errors import UsageError
 
-        cfg = CompressConfig(
-            artifact=str(artifact),
-            out=str(out),
-            rank=rank,
-            method=method,
-            layers=list(layers or []),
-            penalty=penalty,
-            target_params=target_params,
-            finetune_steps=finetune_steps,
-            checkpoint_every=checkpoint_every,
-            freeze_factors=freeze_factors,
-            teacher_d=teacher_d,
-            dgl_weight=dgl_weight,
-            data=data,
-            data_root=data_root,
-            batch_size=batch_size,
-            probe_samples=probe_samples,
-            extractor=extractor,
-            fit_iters=fit_iters,
-            device=device,
-            seed=seed,
-            resume=resume,
-            force=force,
-        )
+        known = {f.name for f in dataclasses.fields(CompressConfig)}
+        from_file = read_config_file(config, known, "compress") if config is not None else {}
+        # CLI defaults < file < typed flags (resume/force are run control: only ever from the flags)
+        values = {**flags, **layered(from_file, flags, given), "resume": resume, "force": force}
+        for key in ("artifact", "out"):
+            if not values.get(key) and not print_config:
+                raise UsageError(f"give the {'ARTIFACT argument' if key == 'artifact' else '--out DIR'} "
+                                 "(or set it in --config)")
+            values[key] = values.get(key) or ""
+        cfg = CompressConfig(**values)
+        if print_config:
+            print_resolved(dataclasses.asdict(cfg))
+            return None
+        from ganctl.logsink import TensorBoardSink, check_log_choice
+
+        check_log_choice(log)
         console = g.console
-        hooks = Hooks(echo=console.print, progress=_progress(console))
-        result = compress(cfg, hooks)
+        started = time.monotonic()
+        if not console.quiet:
+            header(console, "compress", compress_header_parts(cfg))
+        sink = TensorBoardSink(cfg.out, "compress", resume=cfg.resume) if log == "tensorboard" else None
+        try:
+            with progress_bars(g) as bars:
+
+                def progress(what: str, done: int, total: int) -> None:
+                    if bars is not None:
+                        bars(what, done, total)
+                    if sink is not None:
+                        sink.poll()
+
+                result = compress(cfg, Hooks(echo=console.print, progress=progress))
+        finally:
+            if sink is not None:
+                sink.close()
         _print_table(console, result["report"])
         result.pop("report")
+        if not console.quiet:
+            summary(console, Path(cfg.out), started, None)
         return result
 
     run(g, body)
-
-
-def _progress(console: Any) -> Any:
-    last: dict[str, int] = {}
-
-    def show(what: str, done: int, total: int) -> None:
-        step = max(1, total // 10)
-        if done == total or done - last.get(what, 0) >= step:
-            last[what] = done
-            console.print(f"[dim]{what}: {done}/{total}[/dim]")
-
-    return show
 
 
 def _print_table(console: Any, report: dict[str, Any]) -> None:
@@ -161,3 +184,13 @@ def _print_table(console: Any, report: dict[str, Any]) -> None:
     ):
         if report.get(key) is not None:
             console.print(f"{name} ({label}): {report[key]:.3f}")
+
+
+def compress_header_parts(cfg: Any) -> list[str]:
+    """Parent artifact size from its header (no model is built), then where the work happens."""
+    from ganctl.device import resolve_device
+    from ganctl.io.artifact import read_artifact
+
+    info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)
+    return [f"{cfg.artifact} ({params(info.num_params)} parameters)", f"rank {cfg.rank}, {cfg.method}",
+            f"data {cfg.data or 'none'}", f"device {resolve_device(cfg.device)}", f"out {cfg.out}"]

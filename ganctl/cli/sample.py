@@ -78,10 +78,12 @@ def command(
             images = generate_uint8(G, num, seed, batch_size, dev, precision, channels_last, compile)
             path, count = save_grid(images, grid, nrow=nrow), num
         elif out_dir is not None:
-            paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision)
+            paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision,
+                                  channels_last=channels_last, compile=compile)
             path, count = out_dir, len(paths)
         else:
-            path, count = sample_to_npz(G, num, seed, npz, dev, batch_size, precision), num
+            path = sample_to_npz(G, num, seed, npz, dev, batch_size, precision, channels_last, compile)
+            count = num
         g.console.log(f"wrote {count} images from {artifact} (seed {seed}, {precision}) to {path}")
         return {"output": str(path), "count": count, "seed": seed, "artifact_sha256": info.sha256}
 

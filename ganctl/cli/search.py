@@ -1,57 +1,88 @@
 """`ganctl search` — differentiable architecture search (AdversarialNAS-MMD or alphaGAN) → genotype.json."""
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ganctl.cli.common import DeviceOpt, Globals, JsonOpt, QuietOpt, SeedOpt, VerboseOpt, run
+from ganctl.cli.common import Globals, JsonOpt, QuietOpt, VerboseOpt, run
+from ganctl.cli.configfile import (
+    DATA,
+    LOSS,
+    MODEL,
+    OPTIM,
+    OUTPUT,
+    SCHEDULE,
+    SPEED,
+    ConfigOpt,
+    LogOpt,
+    PrintConfigOpt,
+    layered,
+    read_config_file,
+    typed_flags,
+)
+from ganctl.cli.configfile import print_config as print_resolved
+from ganctl.cli.runinfo import header, summary
+
+# flags that are search settings (config.json keys), as opposed to run control
+SETTINGS = ("data", "method", "preset", "steps", "budget", "gumbel", "loss", "arch_loss", "batch_size", "resolution",
+            "width_g", "width_d", "n_critic", "inner_steps", "outer_steps", "worst_steps", "max_images", "data_root",
+            "precision", "compile", "device", "seed")
 
 
-def _opt(*names: str, help: str) -> Any:  # noqa: A002 - typer's keyword
-    return typer.Option(*names, help=help, show_default=False)
+def _opt(*names: str, help: str, panel: str, show: bool = False) -> Any:  # noqa: A002 - typer's keyword
+    return typer.Option(*names, help=help, show_default=show, rich_help_panel=panel)
 
 
 def command(
-    out: Annotated[Path, typer.Option("--out", help="Run folder; receives genotype.json, alphas, stats, plot.")],
-    data: Annotated[str, _opt("--data", help="cifar10, stl10, celeba, shapes, folder:PATH, npz:PATH.")] = "shapes",
-    method: Annotated[str, _opt("--method", help="adversarialnas | alphagan.")] = "adversarialnas",
-    preset: Annotated[str, _opt(
-        "--preset",
-        help="paper: the seed paper's search as its code runs it (batch 128 split in halves for the "
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder; receives genotype.json, alphas, stats, plot.",
+                                             rich_help_panel=OUTPUT, show_default=False)] = None,
+    data: Annotated[str, _opt("--data", show=True, panel=DATA, help="cifar10, stl10, celeba, shapes, folder:PATH, npz:PATH.")] = "shapes",
+    method: Annotated[str, _opt("--method", show=True, panel=MODEL, help="adversarialnas | alphagan.")] = "adversarialnas",
+    preset: Annotated[str, _opt("--preset", show=True, panel=OUTPUT, help="paper: the seed paper's search as its code runs it (batch 128 split in halves for the "
         "architecture and weight steps, n_critic 5, ~48.5k D iterations, PMish search G, hinge "
         "architecture loss, τ per epoch, 3 up ops, 4-down-cell D without stem; adversarialnas only) | "
         "cifar10: ganctl's default (AdversarialNAS's supernet and 10.4k-iteration schedule, ReLU, whole "
         "batch for both steps, MMD architecture loss consistent with the weights, all 4 up ops) | tiny (CPU).")
                       ] = "cifar10",
-    steps: Annotated[int | None, _opt("--steps", help="Search iterations (default: the preset's).")] = None,
-    budget: Annotated[str | None, _opt("--budget", help="Wall-clock limit, e.g. 90s, 30m, 2h; then derive.")
+    steps: Annotated[int | None, _opt("--steps", panel=SCHEDULE, help="Search iterations (default: the preset's).")] = None,
+    budget: Annotated[str | None, _opt("--budget", panel=SCHEDULE, help="Wall-clock limit, e.g. 90s, 30m, 2h; then derive.")
                       ] = None,
-    gumbel: Annotated[bool | None, _opt("--gumbel/--softmax",
+    gumbel: Annotated[bool | None, _opt("--gumbel/--softmax", panel=LOSS,
                                         help="Gumbel-softmax with τ 5→0.1, or plain softmax.")] = None,
-    loss: Annotated[str | None, _opt("--loss", help="Weight loss: mmd | hinge.")] = None,
-    arch_loss: Annotated[str | None, _opt("--arch-loss", help="Architecture loss (default: --loss).")] = None,
-    batch_size: Annotated[int | None, _opt("--batch-size", help="Batch size.")] = None,
-    resolution: Annotated[int | None, _opt("--resolution", help="Image size in px (multiple of 8).")] = None,
-    width_g: Annotated[int | None, _opt("--width-g", help="Generator supernet width.")] = None,
-    width_d: Annotated[int | None, _opt("--width-d", help="Discriminator supernet width.")] = None,
-    n_critic: Annotated[int | None, _opt("--n-critic", help="D iterations per G step.")] = None,
-    inner_steps: Annotated[int | None, _opt("--inner-steps", help="alphagan: weight steps per outer round.")
+    loss: Annotated[str | None, _opt("--loss", panel=LOSS, help="Weight loss: mmd | hinge.")] = None,
+    arch_loss: Annotated[str | None, _opt("--arch-loss", panel=LOSS, help="Architecture loss (default: --loss).")] = None,
+    batch_size: Annotated[int | None, _opt("--batch-size", panel=OPTIM, help="Batch size.")] = None,
+    resolution: Annotated[int | None, _opt("--resolution", panel=DATA, help="Image size in px (multiple of 8).")] = None,
+    width_g: Annotated[int | None, _opt("--width-g", panel=MODEL, help="Generator supernet width.")] = None,
+    width_d: Annotated[int | None, _opt("--width-d", panel=MODEL, help="Discriminator supernet width.")] = None,
+    n_critic: Annotated[int | None, _opt("--n-critic", panel=OPTIM, help="D iterations per G step.")] = None,
+    inner_steps: Annotated[int | None, _opt("--inner-steps", panel=OPTIM, help="alphagan: weight steps per outer round.")
                            ] = None,
-    outer_steps: Annotated[int | None, _opt("--outer-steps", help="alphagan: architecture steps per round.")
+    outer_steps: Annotated[int | None, _opt("--outer-steps", panel=OPTIM, help="alphagan: architecture steps per round.")
                            ] = None,
-    worst_steps: Annotated[int | None, _opt("--worst-steps", help="alphagan: steps of the worst-case copies.")
+    worst_steps: Annotated[int | None, _opt("--worst-steps", panel=OPTIM, help="alphagan: steps of the worst-case copies.")
                            ] = None,
-    max_images: Annotated[int | None, _opt("--max-images", help="Use a seeded subset of the data.")] = None,
-    data_root: Annotated[str | None, _opt("--data-root", help="Where torchvision datasets live.")] = None,
-    precision: Annotated[str | None, _opt("--precision", help="auto | fp32 | bf16 (auto: bf16 on GPU).")] = None,
-    compile: Annotated[bool | None, _opt("--compile/--no-compile", help="torch.compile the supernets.")  # noqa: A002
+    max_images: Annotated[int | None, _opt("--max-images", panel=DATA, help="Use a seeded subset of the data.")] = None,
+    data_root: Annotated[str | None, _opt("--data-root", panel=DATA, help="Where torchvision datasets live.")] = None,
+    precision: Annotated[str | None, _opt("--precision", panel=SPEED, help="auto | fp32 | bf16 (auto: bf16 on GPU).")] = None,
+    compile: Annotated[bool | None, _opt("--compile/--no-compile", panel=SPEED, help="torch.compile the supernets.")  # noqa: A002
                        ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the search in --out exactly.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.")] = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the search in --out exactly.",
+                                         rich_help_panel=OUTPUT)] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.", rich_help_panel=OUTPUT)
+                     ] = False,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.",
+                                        rich_help_panel=SPEED, show_default=True)] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.",
+                                      rich_help_panel=OUTPUT, show_default=True)] = 0,
+    config: Annotated[Path | None, ConfigOpt] = None,
+    print_config: Annotated[bool, PrintConfigOpt] = False,
+    log: Annotated[str, LogOpt] = "jsonl",
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
     json: JsonOpt = False,
@@ -67,20 +98,47 @@ def command(
     --out runs/search --budget 45m. The seed paper's own search: --preset paper. Interrupted? Add
     --resume to continue exactly.
     """
+    flags = {k: v for k, v in locals().items() if k in SETTINGS}
+    given = typed_flags(ctx)
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
-    def body() -> dict[str, Any]:
+    def body() -> dict[str, Any] | None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        from ganctl.search.config import make_config, parse_budget
+        from ganctl.errors import UsageError
+        from ganctl.logsink import TensorBoardSink, check_log_choice
+        from ganctl.search.config import SearchConfig, make_config, parse_budget
         from ganctl.search.loop import run_search
 
-        cfg = make_config(
-            method, preset, out=str(out), data=data, steps=steps, budget_s=parse_budget(budget), gumbel=gumbel,
-            loss=loss, arch_loss=arch_loss, batch_size=batch_size, resolution=resolution, width_g=width_g,
-            width_d=width_d, n_critic=n_critic, inner_steps=inner_steps, outer_steps=outer_steps,
-            worst_steps=worst_steps, max_images=max_images, data_root=data_root, precision=precision,
-            compile=compile, device=device, seed=seed)
+        known = {f.name for f in dataclasses.fields(SearchConfig)}
+        from_file = read_config_file(config, known, "search") if config is not None else {}
+        typed = {k: v for k, v in flags.items() if k != "budget"}
+        typed["out"] = None if out is None else str(out)
+        if "budget" in given:
+            typed["budget_s"] = parse_budget(budget)
+            given.add("budget_s")
+        # preset < file < typed flags; method/preset/data/device/seed keep their flag defaults otherwise
+        values = {k: typed[k] for k in ("data", "device", "seed")}
+        values.update(layered(from_file, typed, given))
+        chosen_method = values.pop("method", None) or method
+        chosen_preset = values.pop("preset", None) or preset
+        if not values.get("out") and not print_config:
+            raise UsageError("--out DIR is required")
+        values["out"] = values.get("out") or ""
+        cfg = make_config(chosen_method, chosen_preset, **values)
+        if print_config:
+            print_resolved(cfg.to_dict())
+            return None
+        check_log_choice(log)
+        started = time.monotonic()
+        sink = TensorBoardSink(cfg.out, "search", resume=resume) if log == "tensorboard" else None
+        if not g.quiet:
+            from ganctl.device import resolve_device
+
+            header(g.console, "search", [f"{cfg.method}, preset {cfg.preset}", f"data {cfg.data} at {cfg.resolution} px",
+                                         f"supernets G {cfg.width_g} / D {cfg.width_d} channels, {cfg.steps} steps",
+                                         f"device {resolve_device(cfg.device)}", f"precision {cfg.precision}",
+                                         f"out {cfg.out}"])
         columns = (TextColumn("search"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                    TextColumn("{task.fields[info]}"))
         with Progress(*columns, console=g.console, transient=True) as bar:
@@ -90,8 +148,16 @@ def command(
                 info = " ".join(f"{k}={v:.3g}" for k, v in row.items()
                                 if k in ("tau", "loss_d", "loss_g", "duality_gap"))
                 bar.update(task, completed=done, total=total, info=info)
+                if sink is not None:
+                    sink.poll()
 
-            result = run_search(cfg, resume=resume, force=force, progress=progress)
+            try:
+                result = run_search(cfg, resume=resume, force=force, progress=progress)
+            finally:
+                if sink is not None:
+                    sink.close()
+        if not g.quiet:
+            summary(g.console, Path(cfg.out), started, None)
         return result.to_dict()
 
     run(g, body)

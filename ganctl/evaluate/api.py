@@ -7,7 +7,7 @@ weights hash, seeds, artifact hash, precision, device, batch size).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,29 @@ from ganctl.evaluate.stats import (
 )
 
 Log = Callable[[str], None]
+# progress(stage, done, total): called after every batch, so a front end can draw a bar with an ETA
+Progress = Callable[[str, int, int], None]
+# quick cost: a few timed batches (seconds on a CPU) instead of the full table (minutes for a large G)
+QUICK_COST = {"latency_repeats": 3, "throughput_repeats": 2, "max_batch_size": 32}
+COST_MODES = ("none", "quick", "full")
+
+
+def counted(batches: Iterable[Any], stage: str, total: int, progress: Progress | None) -> Iterator[Any]:
+    """Pass `batches` through, reporting the running image count to `progress` after each one."""
+    done = 0
+    for batch in batches:
+        yield batch
+        done += len(batch)
+        if progress is not None:
+            progress(stage, min(done, total), total)
+
+
+def cost_mode(cost: bool | str) -> str:
+    """True/False (older callers) or one of COST_MODES."""
+    mode = {True: "full", False: "none"}.get(cost, cost) if isinstance(cost, bool) else cost
+    if mode not in COST_MODES:
+        raise UsageError(f"cost {cost!r}: expected one of {', '.join(COST_MODES)}")
+    return mode
 
 
 def _resolve_device(device: torch.device | str) -> torch.device:
@@ -132,17 +155,20 @@ def evaluate_artifacts(
     precision: str = "fp32",
     reference_split: str = "train",
     num_reference: int | None = None,
-    cost: bool = True,
+    cost: bool | str = True,
     cost_batch_size: int | None = None,
     use_cache: bool = True,
     log: Log | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Score each (name, generator module, ArtifactInfo-or-None) and return the metrics.json dict.
 
     Results: result["artifacts"][i]["metrics"][metric_name] = {"mean", "std", "per_seed", "details",
     "protocol"} for fid/kid/is; for pr the entry has "precision"/"recall"/"f_score" sub-dicts instead
-    of mean/std/per_seed. std is the sample std over seeds (0 for one seed).
+    of mean/std/per_seed. std is the sample std over seeds (0 for one seed). `cost`: "full" (True),
+    "quick" (a few timed batches) or "none" (False).
     """
+    mode = cost_mode(cost)
     requests = parse_metrics(metrics, num_samples, reference_split)
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -166,6 +192,7 @@ def evaluate_artifacts(
             batch_size=batch_size,
             need_features=any(r.kind in ("kid", "pr") for r in needs_ref),
             use_cache=use_cache,
+            progress=None if progress is None else (lambda done, total: progress("reference statistics", done, total)),
         )
         if log:
             log(
@@ -197,7 +224,8 @@ def evaluate_artifacts(
         for seed in seeds:
             if log:
                 log(f"{name}: generating {n_max} samples (seed {seed})")
-            batches = iter_uint8(G, n_max, seed, batch_size, dev, precision)
+            stage = f"{name} seed {seed}: generate + features"
+            batches = counted(iter_uint8(G, n_max, seed, batch_size, dev, precision), stage, n_max, progress)
             got = extract_features(ext, batches, dev, keep_logits=want_logits)
             for req in requests:
                 per_seed[req].append(_metric_values(req, got.features, got.logits, ref, dev))
@@ -222,8 +250,17 @@ def evaluate_artifacts(
             }
             entries[req.name(ext.name)] = entry
         result: dict[str, Any] = {"name": name, "artifact_sha256": sha, "metrics": entries}
-        if cost:
-            result["cost"] = cost_report(G, dev, precision, batch_size=cost_batch_size or batch_size)
+        if mode == "full":
+            result["cost"] = {**cost_report(G, dev, precision, batch_size=cost_batch_size or batch_size),
+                              "mode": "full"}
+        elif mode == "quick":
+            result["cost"] = {
+                **cost_report(G, dev, precision, batch_size=min(cost_batch_size or batch_size,
+                                                                QUICK_COST["max_batch_size"]),
+                              latency_repeats=QUICK_COST["latency_repeats"],
+                              throughput_repeats=QUICK_COST["throughput_repeats"]),
+                "mode": "quick",
+            }
         results.append(result)
     return {"format": "ganctl.metrics", "version": 1, "protocol": protocol_common, "artifacts": results}
 
@@ -238,11 +275,13 @@ def evaluate_reference(
     num_reference: int | None = None,
     use_cache: bool = True,
     log: Log | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """`ganctl evaluate --data D --real-only`: compute (or find) the cached reference statistics only."""
     dev = _resolve_device(device)
     ext, fallback = resolve_extractor(extractor, dev, inception_weights, log)
-    ref = reference_stats(data, ext, num_reference, device=dev, batch_size=batch_size, use_cache=use_cache)
+    ref = reference_stats(data, ext, num_reference, device=dev, batch_size=batch_size, use_cache=use_cache,
+                          progress=None if progress is None else (lambda d, t: progress("reference statistics", d, t)))
     out = {
         "format": "ganctl.reference",
         "version": 1,

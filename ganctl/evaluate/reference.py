@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,12 +112,13 @@ def reference_stats(
     use_cache: bool = True,
     subset_seed: int = 0,
     inception_weights: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReferenceStats:
     """Statistics of `data` (all images, or a seeded subset of `num_images`) under `extractor`.
 
     `extractor` is a built Extractor or a registered name. The cached file holds mu/sigma (fp64);
     features (fp32) are cached beside it only when a metric needs them (KID, PR), since they are
-    large (50k×2048 fp32 ≈ 400 MB).
+    large (50k×2048 fp32 ≈ 400 MB). `progress(done, total)` is called after each batch of images.
     """
     if isinstance(extractor, str):
         extractor = build_extractor(extractor, device, inception_weights)
@@ -152,6 +154,8 @@ def reference_stats(
                 yield data.images[start : start + batch_size]
             else:
                 yield data.images.index_select(0, indices[start : start + batch_size])
+            if progress is not None:
+                progress(min(start + batch_size, count), count)
 
     feats = extract_features(extractor, batches(), device).features
     stats = feature_stats(feats)

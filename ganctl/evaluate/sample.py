@@ -78,6 +78,8 @@ def sample_to_dir(
     batch_size: int = 256,
     precision: str = "fp32",
     start_index: int = 0,
+    channels_last: bool = False,
+    compile: bool = False,  # noqa: A002 - same name as generate_uint8's
 ) -> list[Path]:
     """Numbered PNGs 000000.png, 000001.png, ... in `out_dir`, streamed batch by batch."""
     _check_num(num)
@@ -85,7 +87,7 @@ def sample_to_dir(
     out = Path(out_dir)
     digits = max(6, len(str(start_index + num - 1)))
     paths: list[Path] = []
-    for batch in iter_uint8(G, num, seed, batch_size, device, precision):
+    for batch in iter_uint8(G, num, seed, batch_size, device, precision, channels_last, compile):
         for image in batch.cpu():
             path = out / f"{start_index + len(paths):0{digits}d}.png"
             atomic_write_bytes(path, _png_bytes(image))
@@ -101,11 +103,17 @@ def sample_to_npz(
     device: torch.device | str = "cpu",
     batch_size: int = 256,
     precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,  # noqa: A002
 ) -> Path:
     """An .npz with key `x`: uint8 N×H×W×3 (the layout of the TF FID/IS tooling)."""
     _check_num(num)
-    images = generate_uint8(G, num, seed, batch_size, device, precision)
-    array = images.permute(0, 2, 3, 1).contiguous().numpy()
+    return write_npz(generate_uint8(G, num, seed, batch_size, device, precision, channels_last, compile), path)
+
+
+def write_npz(images: torch.Tensor, path: str | Path) -> Path:
+    """uint8 N×3×H×W images as an .npz with key `x` (N×H×W×3), written atomically."""
+    array = images.cpu().permute(0, 2, 3, 1).contiguous().numpy()
     with atomic_target(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, x=array)
     return Path(path)

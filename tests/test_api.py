@@ -1,0 +1,143 @@
+"""The public Python API (`import ganctl`): thin wrappers that give the same results as the cores and the CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from evaluate_standins import STANDIN, StandinNet, TinyGenerator, fake_data, install_standin
+from PIL import Image
+
+import ganctl
+from ganctl.evaluate.extractors import unregister_extractor
+from ganctl.evaluate.generate import make_noise
+from ganctl.io.artifact import save_generator
+from ganctl.models import build_generator, generator_spec
+
+
+@pytest.fixture
+def standin():
+    yield install_standin()
+    unregister_extractor(STANDIN)
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    G = build_generator(generator_spec(ganctl.load_genotype("mmd-adversarialnas-cifar10"), resolution=32, width=8,
+                                       latent_dim=12))
+    path = tmp_path_factory.mktemp("api") / "generator.safetensors"
+    save_generator(path, G.eval(), {"data": "shapes"})
+    return path
+
+
+def test_import_is_light_and_documented():
+    code = "import sys, ganctl; print(json.dumps(['torch' in sys.modules, ganctl.__all__]))"
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    torch_loaded, names = json.loads(out.stdout)
+    assert torch_loaded is False
+    for name in ("search", "train", "compress", "evaluate", "sample", "load_generator", "load_genotype", "export"):
+        assert name in names and callable(getattr(ganctl, name))
+        assert getattr(ganctl, name).__doc__ and getattr(ganctl, name).__annotations__
+
+
+def test_load_and_sample_match_a_hand_computation(artifact, tmp_path):
+    G = ganctl.load_generator(artifact)
+    assert G.latent_dim == 12 and G.artifact.provenance["data"] == "shapes" and not G.training
+    images = ganctl.sample(G, num=5, seed=3, batch_size=2, device="cpu", npz=tmp_path / "s.npz",
+                           grid=tmp_path / "g.png", out_dir=tmp_path / "d")
+    with torch.no_grad():
+        ref = G(make_noise(5, 12, 3))
+    expected = ((ref.double() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    assert torch.equal(images, expected)
+    assert np.array_equal(np.load(tmp_path / "s.npz")["x"], expected.permute(0, 2, 3, 1).numpy())
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "d" / "000004.png")), expected[4].permute(1, 2, 0).numpy())
+    assert Image.open(tmp_path / "g.png").size == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2)
+    # a path works as well as a module
+    assert torch.equal(ganctl.sample(artifact, num=5, seed=3, device="cpu"), images)
+
+
+def _fid_float64(G, data, n, seed):
+    """FID from the stand-in features, in float64 numpy/scipy, independently of ganctl.evaluate.stats."""
+    with torch.no_grad():
+        fake = ((G(make_noise(n, G.latent_dim, seed)) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        a = StandinNet()(fake)[0].double().numpy()
+        b = StandinNet()(data.images)[0].double().numpy()
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    d = a.mean(0) - b.mean(0)
+    return float(d @ d + np.trace(s1) + np.trace(s2) - 2 * np.trace(scipy.linalg.sqrtm(s1 @ s2).real))
+
+
+def test_evaluate_accepts_any_callable_generator(standin):
+    data = fake_data(80)
+    G = TinyGenerator().eval()  # a callable is run as given (as clean-fid does): the caller picks eval mode
+    first = []
+    by_module = ganctl.evaluate(G, data, ["fid", "pr"], num_samples=64, seeds=[0], extractor=STANDIN,
+                                device="cpu", batch_size=16, progress=lambda *a: first.append(a))
+    assert [a for a in first if a[0] == "reference statistics"] == [("reference statistics", n, 80)
+                                                                    for n in (16, 32, 48, 64, 80)]
+
+    def gen(z: torch.Tensor) -> torch.Tensor:  # a plain function, as clean-fid's gen=
+        return G(z)
+
+    seen = []
+    by_callable = ganctl.evaluate(gen, data, ["fid", "pr"], num_samples=64, seeds=[0], latent_dim=G.latent_dim,
+                                  extractor=STANDIN, device="cpu", batch_size=16,
+                                  progress=lambda stage, done, total: seen.append((stage, done, total)))
+    a, b = by_module["artifacts"][0]["metrics"], by_callable["artifacts"][0]["metrics"]
+    assert a.keys() == b.keys()
+    for name in a:
+        for key in ("mean", "precision", "recall"):
+            if key in a[name]:
+                got, want = b[name][key], a[name][key]
+                assert (got["mean"] if isinstance(got, dict) else got) == pytest.approx(
+                    want["mean"] if isinstance(want, dict) else want, rel=1e-9)
+    fid = b["fid64_train_standin-test_proxy"]["mean"]
+    assert fid == pytest.approx(_fid_float64(G, data, 64, 0), rel=1e-6)
+    # progress: the reference is cached now, so only generation reports, counts rising to the total
+    stages = list(dict.fromkeys(s for s, _, _ in seen))
+    assert stages == ["gen seed 0: generate + features"]
+    assert [d for _, d, _ in seen] == [16, 32, 48, 64]
+    assert seen[-1][1] == seen[-1][2] == 64
+    assert "cost" not in by_callable["artifacts"][0]  # cost is opt-in from Python
+
+
+def test_evaluate_callable_needs_latent_dim(standin):
+    with pytest.raises(TypeError, match="latent_dim"):
+        ganctl.evaluate(lambda z: z, fake_data(8), ["fid"], extractor=STANDIN, device="cpu")
+
+
+def test_export_from_python(artifact, tmp_path):
+    pytest.importorskip("onnxruntime")
+    res = ganctl.export(artifact, tmp_path / "g.onnx", dynamic_batch=True)
+    assert res.batch is None and res.max_abs_diff < 1e-4 and (tmp_path / "g.onnx").is_file()
+
+
+def test_train_search_compress_wrappers_match_the_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from ganctl.cli.app import app
+    from ganctl.io.artifact import load_generator as load_with_info
+
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    res = ganctl.search(tmp_path / "s", data="shapes", preset="tiny", steps=3, device="cpu", seed=1)
+    genotype = tmp_path / "s" / "genotype.json"
+    assert Path(res["output"]) == genotype and ganctl.load_genotype(genotype).generator_cells
+    opts = dict(data="shapes", genotype=str(genotype), width=8, d_width=16, batch_size=8, steps=2, eval_every=0,
+                device="cpu", deterministic=True)
+    summary = ganctl.train(tmp_path / "api", preset="tiny", **opts)
+    cli = ["train", "--preset", "tiny", "--out", str(tmp_path / "cli"), "--quiet"]
+    for k, v in opts.items():
+        cli += [f"--{k.replace('_', '-')}"] if v is True else [f"--{k.replace('_', '-')}", str(v)]
+    assert CliRunner().invoke(app, cli).exit_code == 0
+    a, _ = load_with_info(summary["output"])
+    b, _ = load_with_info(tmp_path / "cli" / "generator.safetensors")
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+    out = ganctl.compress(summary["output"], tmp_path / "c", rank=2, device="cpu", fit_iters=3)
+    small = ganctl.load_generator(out["output"])
+    assert small.artifact.spec["decomposition"] and all(e["rank"] == 2 for e in small.artifact.spec["decomposition"]
+                                                        if isinstance(e["rank"], int))
