@@ -83,8 +83,15 @@ def command(
     checkpoint_every: Annotated[int | None, _opt("--checkpoint-every", help="Steps per checkpoint.")] = None,
     sample_every: Annotated[int | None, _opt("--sample-every", help="Steps per sample grid.")] = None,
     precision: Annotated[str | None, _opt("--precision", help="fp32 | bf16 (default: bf16 on GPU).")] = None,
-    compile: Annotated[bool | None, _opt("--compile/--no-compile", help="torch.compile G and D.")] = None,  # noqa: A002
+    compile: Annotated[bool | None, _opt("--compile/--no-compile", help="torch.compile G and D (default: on with CUDA).")] = None,  # noqa: A002
     channels_last: Annotated[bool | None, _opt("--channels-last/--no-channels-last", help="NHWC.")] = None,
+    compile_mode: Annotated[
+        str | None,
+        _opt("--compile-mode", help="default | max-autotune-no-cudagraphs | reduce-overhead (CUDA graphs)."),
+    ] = None,
+    d_forward: Annotated[
+        str | None, _opt("--d-forward", help="joint (one D call on real+fake) | separate (reference code).")
+    ] = None,
     deterministic: Annotated[bool | None, _opt("--deterministic", help="Bit-reproducible (slower).")] = None,
     g_density: Annotated[
         float | None, _opt("--g-density", help="Sparse G: fraction of weights kept.")
