@@ -51,7 +51,18 @@ def command(
             help="Uncompressed model's discriminator (.safetensors or train checkpoint): DGL term.",
         ),
     ] = None,
-    dgl_weight: Annotated[float, typer.Option("--dgl-weight", help="DGL teacher-term weight α.")] = 0.1,
+    dgl_weight: Annotated[
+        float | None,
+        typer.Option("--dgl-weight", help="DGL teacher-term weight α (default: the parent's recipe, else 0.1)."),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", help="Fine-tuning learning rate (default: the parent's recorded lr, else 2e-4)."),
+    ] = None,
+    bound_upper: Annotated[
+        float | None,
+        typer.Option("--bound-upper", help="Fine-tuning MMD b_u (default: the bound the parent reached, else 4)."),
+    ] = None,
     data: Annotated[
         str | None,
         typer.Option(
@@ -106,6 +117,8 @@ def command(
             freeze_factors=freeze_factors,
             teacher_d=teacher_d,
             dgl_weight=dgl_weight,
+            lr=lr,
+            b_u=bound_upper,
             data=data,
             data_root=data_root,
             batch_size=batch_size,

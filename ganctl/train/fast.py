@@ -27,6 +27,11 @@ def make_adam(
     return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
+def default_precision(device: torch.device) -> str:
+    """bf16 autocast on CUDA (tensor cores; losses still in fp32), fp32 on the CPU."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
 def resolve_compile(flag: bool | None, device: torch.device) -> bool:
     """None = automatic: compile on CUDA (where it pays), not on the CPU (where warm-up dominates)."""
     return device.type == "cuda" if flag is None else bool(flag)
