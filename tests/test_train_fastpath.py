@@ -176,34 +176,69 @@ def test_flip_masks_are_built_once_per_epoch_on_the_data_device(monkeypatch):
         stream.next()
 
 
-@pytest.mark.slow
-def test_compiled_step_on_cpu_matches_eager(tmp_path):
-    """`--compile` forced on the CPU: the same losses and weights as eager, up to fp32 reassociation."""
-    from ganctl.io.artifact import load_generator
-    from ganctl.train.loop import Hooks, train
+def test_compile_warmup_is_its_own_line(tmp_path, monkeypatch):
+    """The loop's bookkeeping around compilation (compile replaced by identity: this checks the reporting)."""
+    import ganctl.train.loop as loop
 
+    monkeypatch.setattr(loop, "compile_module", lambda m, mode="default": m)
     lines: list[str] = []
-    runs = {}
+    cfg = resolve_config("tiny", {"width": 8, "d_width": 16, "latent_dim": 12, "batch_size": 8, "steps": 3,
+                                  "eval_every": 0, "log_every": 1, "checkpoint_every": 3,
+                                  "out": str(tmp_path / "run"), "device": "cpu", "compile": True})
+    summary = loop.train(cfg, hooks=loop.Hooks(echo=lines.append))
+    rows = [json.loads(x) for x in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert summary["compile"] is True and summary["compile_warmup_s"] > 0
+    assert rows[0]["compile_warmup_s"] == round(summary["compile_warmup_s"], 3)
+    assert all("compile_warmup_s" not in r for r in rows[1:])
+    assert all(r["img_per_s"] > 0 for r in rows)
+    assert lines[0].startswith("compiling G and D") and lines[1].startswith("compile warm-up:")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["compile"] is True and saved["d_forward"] == "joint"
+
+
+def test_compile_default_is_resolved_into_the_config(tmp_path):
+    cfg = resolve_config("tiny", {"width": 8, "d_width": 16, "latent_dim": 12, "batch_size": 8, "steps": 1,
+                                  "eval_every": 0, "out": str(tmp_path / "run"), "device": "cpu"})
+    assert cfg.compile is None
+    from ganctl.train.loop import train
+
+    assert train(cfg)["compile"] is False  # automatic: off on the CPU
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["compile"] is False
+
+
+@pytest.mark.slow
+def test_compiled_step_on_cpu_matches_eager():
+    """torch.compile forced on the CPU: the same losses as eager up to fp32 reassociation, and weights
+    within Adam's per-step bound (|Δ| ≤ lr per step: near-zero gradients flip sign under reassociation)."""
+    from ganctl.genotype import load_genotype
+    from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
+    from ganctl.train.fast import compile_module
+
+    G = build_generator(generator_spec(load_genotype("tiny"), resolution=16, width=8, latent_dim=12,
+                                       init_seed=1))
+    D = build_discriminator(discriminator_spec("resnet", width=8, resolution=16, out_dim=8, init_seed=2))
+    lr, steps = 1e-3, 2
+    real = torch.rand(steps, 8, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    z = torch.randn(steps, 2, 8, 12, generator=torch.Generator().manual_seed(1))
+    out = {}
     for compiled in (False, True):
-        cfg = resolve_config("tiny", {"width": 8, "d_width": 16, "latent_dim": 12, "batch_size": 8, "steps": 3,
-                                      "eval_every": 0, "log_every": 1, "checkpoint_every": 3,
-                                      "out": str(tmp_path / str(compiled)), "device": "cpu",
-                                      "compile": compiled})
+        g, d = copy.deepcopy(G), copy.deepcopy(D)
+        gc, dc = (compile_module(g), compile_module(d)) if compiled else (g, d)
+        step = GANStep(StepModules(g, d, gc, gc, dc, dc), make_adam(g.parameters(), lr, (0.0, 0.9), CPU),
+                       make_adam(d.parameters(), lr, (0.0, 0.9), CPU), loss="mmd", b_l=0.25,
+                       modified_weight=1e-4, dgl_weight=0.0, precision="fp32", device=CPU, world=World())
         try:
-            summary = train(cfg, hooks=Hooks(echo=lines.append))
+            losses = [(float(step.d_step(real[i], z[i, 0])), float(step.g_step(real[i], z[i, 1])))
+                      for i in range(steps)]
         except Exception as e:  # noqa: BLE001 - a CPU build without a working compiler toolchain
-            if compiled and "compile" in type(e).__module__ + str(e).lower():
-                pytest.skip(f"torch.compile does not work on this CPU build: {e}")
+            if compiled:
+                pytest.skip(f"torch.compile does not work on this CPU build: {type(e).__name__}: {e}")
             raise
-        rows = [json.loads(x) for x in (tmp_path / str(compiled) / "stats.jsonl").read_text().splitlines()]
-        runs[compiled] = (summary, rows, load_generator(tmp_path / str(compiled) / "generator.safetensors")[0])
-    (s0, rows0, g0), (s1, rows1, g1) = runs[False], runs[True]
-    assert s0["compile"] is False and s0["compile_warmup_s"] is None
-    assert s1["compile"] is True and s1["compile_warmup_s"] > 0
-    assert "compile_warmup_s" in rows1[0] and all("compile_warmup_s" not in r for r in rows1[1:] + rows0)
-    assert any(line.startswith("compile warm-up:") for line in lines)
-    for a, b in zip(rows0, rows1, strict=True):
-        assert b["loss_d"] == pytest.approx(a["loss_d"], rel=1e-3, abs=1e-5)
-        assert b["loss_g"] == pytest.approx(a["loss_g"], rel=1e-3, abs=1e-5)
-    for (k, a), b in zip(g0.state_dict().items(), g1.state_dict().values(), strict=True):
-        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=k)
+        out[compiled] = (losses, g.state_dict(), d.state_dict())
+    (l0, g0, d0), (l1, g1, d1) = out[False], out[True]
+    for a, b in zip(l0, l1, strict=True):
+        assert b == pytest.approx(a, rel=1e-4, abs=1e-6)
+    for ref, got in ((g0, g1), (d0, d1)):
+        for k, v in ref.items():
+            if v.is_floating_point():
+                assert (got[k] - v).abs().max() <= 2 * lr * steps + 1e-6, k

@@ -187,18 +187,23 @@ def _finetune_record(ft_config: tuple[FinetuneConfig, list[str]]) -> dict[str, A
 
 def choose_plan(
     cfg: CompressConfig, G: nn.Module, layers: dict[str, nn.Module], quality: Any, echo: Any, progress: Any
-) -> tuple[list[dict], list[rk.LayerSearch], float | None, dict]:
+) -> tuple[list[dict], list[rk.LayerSearch], float | None, dict, rk.ProbeCost | None]:
     policy, value = _rank_policy(cfg.rank)
     if policy == "fixed":
-        return rk.fixed_plan(layers, cfg.method, value), [], None, {}
+        return rk.fixed_plan(layers, cfg.method, value), [], None, {}, None
     if policy == "file":
-        return rk.load_plan_file(value, layers, cfg.method), [], None, {}
+        return rk.load_plan_file(value, layers, cfg.method), [], None, {}, None
+    cost = rk.ProbeCost()
     results, baseline, fits = rk.ard_search(
-        G, layers, cfg.method, quality, penalty=cfg.penalty, n_iter=cfg.fit_iters, progress=progress
+        G, layers, cfg.method, quality, penalty=cfg.penalty, n_iter=cfg.fit_iters, progress=progress, cost=cost
+    )
+    echo(
+        f"ARD: {cost.probes} probes on {cost.device}: fits {cost.fit_s:.1f} s, "
+        f"proxy scores {cost.score_s:.1f} s"
     )
     if cfg.target_params is not None:
         rk.budget_choice(results, num_params(G), cfg.target_params)
-    return rk.plan_from_search(results, layers, cfg.method), results, baseline, fits
+    return rk.plan_from_search(results, layers, cfg.method), results, baseline, fits, cost
 
 
 def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
@@ -217,7 +222,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
     teacher = _teacher(cfg, parent, int(G.resolution), device)
     early_plan = None
     if policy != "auto" and not cfg.resume:  # bad ranks / plan files fail before the run folder exists
-        early_plan, _, _, _ = choose_plan(cfg, G, layers, None, echo, None)
+        early_plan, *_ = choose_plan(cfg, G, layers, None, echo, None)
     run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume)
     try:
         quality, quality_name = hooks.quality, hooks.quality_name
@@ -231,11 +236,13 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
                 seed=derive_seed(cfg.seed, "compress/proxy") % (1 << 31),
                 batch_size=min(250, cfg.probe_samples),
                 device=device,
+                precision=default_precision(device),  # bf16 generation on CUDA, as in train
             )
             quality, quality_name = proxy.score, proxy.name
         saved_plan = run.path(PLAN)
         results: list[rk.LayerSearch] = []
         baseline, fits = None, {}
+        probe_cost: rk.ProbeCost | None = None
         if cfg.resume and saved_plan.is_file():
             try:
                 raw_plan = json.loads(saved_plan.read_text())
@@ -247,7 +254,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             plan = early_plan
             atomic_write_json(saved_plan, plan)
         else:
-            plan, results, baseline, fits = choose_plan(cfg, G, layers, quality, echo, hooks.progress)
+            plan, results, baseline, fits, probe_cost = choose_plan(cfg, G, layers, quality, echo, hooks.progress)
             atomic_write_json(saved_plan, plan)
         if baseline is None and quality is not None:
             baseline = float(quality(G))
@@ -334,6 +341,8 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             quality_name,
             cfg,
         )
+        if probe_cost is not None:
+            report["ard"] = probe_cost.record()
         atomic_write_json(run.path(RANKS), report)
         from ganctl.compress.report import size_vs_quality_plot
 
@@ -353,6 +362,8 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         }
         if cfg.finetune_steps > 0:
             summary["finetune"] = _finetune_record(ft_config)
+        if probe_cost is not None:
+            summary["ard"] = probe_cost.record()
         run.finish(summary)
         return {**summary, "report": report}
     finally:
