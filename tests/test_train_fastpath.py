@@ -214,11 +214,11 @@ def test_compiled_step_on_cpu_matches_eager():
     from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
     from ganctl.train.fast import compile_module
 
-    G = build_generator(generator_spec(load_genotype("tiny"), resolution=16, width=8, latent_dim=12,
+    G = build_generator(generator_spec(load_genotype("tiny"), resolution=32, width=8, latent_dim=12,
                                        init_seed=1))
-    D = build_discriminator(discriminator_spec("resnet", width=8, resolution=16, out_dim=8, init_seed=2))
+    D = build_discriminator(discriminator_spec("resnet", width=8, resolution=32, out_dim=8, init_seed=2))
     lr, steps = 1e-3, 2
-    real = torch.rand(steps, 8, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    real = torch.rand(steps, 8, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
     z = torch.randn(steps, 2, 8, 12, generator=torch.Generator().manual_seed(1))
     out = {}
     for compiled in (False, True):
