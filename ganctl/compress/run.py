@@ -157,8 +157,11 @@ def _student_d(cfg: CompressConfig, teacher: nn.Module | None, resolution: int) 
 
 
 def _finetune_config(cfg: CompressConfig, provenance: dict, device: torch.device) -> tuple[FinetuneConfig, list[str]]:
+    recipe = parent_recipe(provenance)
+    if recipe.get("loss") is None and provenance.get("loss"):  # artifacts from before recipes were recorded
+        recipe = {**recipe, "loss": provenance["loss"]}
     return from_recipe(
-        parent_recipe(provenance),
+        recipe,
         lr=cfg.lr,
         b_u=cfg.b_u,
         dgl_weight=cfg.dgl_weight,
@@ -265,7 +268,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             layer = layers[entry["layer"]]
             if module is None:
                 fit = decompose_layer(
-                    layer, entry["method"], entry["rank"], n_iter=cfg.fit_iters, name=entry["layer"]
+                    layer, entry["method"], entry["rank"], n_iter=cfg.fit_iters, name=entry["layer"], device=device
                 )
                 module, entry = fit.module, {**entry, "rank": fit.rank}
                 notes.append({"layer": entry["layer"], "rel_error": fit.rel_error, "retries": fit.retries})
