@@ -108,6 +108,10 @@ def finetune(
 
     G.to(device).train()
     D.to(device).train()
+    channels_last = device.type == "cuda"  # NHWC convs on tensor cores, as in train
+    if channels_last:
+        G.to(memory_format=torch.channels_last)
+        D.to(memory_format=torch.channels_last)
     params = trainable_params(G, cfg.freeze_factors)
     opt_g = make_adam(params, cfg.lr, cfg.betas, device)  # fused on CUDA, as in train
     opt_d = make_adam(D.parameters(), cfg.lr, cfg.betas, device)
@@ -123,6 +127,7 @@ def finetune(
         precision=cfg.precision,
         device=device,
         world=World(),
+        channels_last=channels_last,
     )
     step_fn.b_u = cfg.b_u
     noise = torch.Generator(device=device)
@@ -182,5 +187,5 @@ def finetune(
             progress(step, cfg.steps)
         if at_checkpoint:
             save()
-    G.eval().requires_grad_(False)
+    G.to(memory_format=torch.contiguous_format).eval().requires_grad_(False)
     return {"steps": step}
