@@ -252,3 +252,20 @@ def test_compiled_step_on_cpu_matches_eager(backend):
         for k, v in ref.items():
             if v.is_floating_point():
                 assert (got[k] - v).abs().max() <= 2 * lr * steps + 1e-6, k
+
+
+def test_cli_flags_reach_the_config(tmp_path):
+    from typer.testing import CliRunner
+
+    from ganctl.cli.app import app
+
+    base = ["train", "--preset", "tiny", "--data", "shapes", "--width", "8", "--d-width", "16", "--batch-size",
+            "8", "--device", "cpu", "--steps", "1", "--eval-every", "0", "--quiet"]
+    r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a"), "--d-forward", "separate",
+                                 "--compile-mode", "reduce-overhead", "--no-compile"])
+    assert r.exit_code == 0, r.output
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert (saved["d_forward"], saved["compile_mode"], saved["compile"]) == ("separate", "reduce-overhead", False)
+    bad = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--d-forward", "twice"])
+    assert bad.exit_code == 2 and "--d-forward 'twice'" in bad.output
+    assert not (tmp_path / "b").exists()
