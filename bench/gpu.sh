@@ -67,7 +67,7 @@ else
   bench compress 45 $PY bench/compress_speed.py --device cuda --batch 256 --repeats 5 --skip-auto --precision bf16
   bench search 50 $PY bench/search_throughput.py --preset paper --method adversarialnas --iters 5 --warmup 2 --repeats 3
   bench ard 40 $PY bench/ard_speed.py --layers 1 --probe-samples 1000
-  bench pytest_gpu 60 $PY -m pytest -q -m gpu -p no:cacheprovider tests
+  bench pytest_gpu 120 $PY -m pytest -q -m gpu -p no:cacheprovider tests
 fi
 
 echo "== total $(( $(date +%s) - START )) s"
