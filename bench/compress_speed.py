@@ -9,19 +9,20 @@ to end on a small setting (tiny generator, shapes data, randconv proxy).
                                    [--methods cp,tucker] [--skip-auto]
 
 Each compressed model is compared with the dense one in the same memory format (contiguous and
-channels_last), and best-against-best.
+channels_last), and best-against-best. All variants are resident at once and timed interleaved.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _common import interleaved, tf32
 
 from ganctl.compress.decompose import dense_params, factorised_params, parity_rank
 from ganctl.compress.layers import num_params
@@ -63,23 +64,16 @@ def plan_for_fraction(G: torch.nn.Module, keep: float, method: str = "cp") -> li
     return plan(lo)
 
 
-@torch.no_grad()
-def time_forward(G: torch.nn.Module, batch: int, device: torch.device, repeats: int, precision: str = "fp32") -> float:
+def forward_fn(G: torch.nn.Module, batch: int, device: torch.device, precision: str):
+    """One no-grad forward at `batch` in `precision` (fp32 means TF32 off), for interleaved timing."""
     z = torch.randn(batch, int(G.latent_dim), device=device)
-    ctx = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    with ctx:
-        G(z)  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        with ctx:
+
+    @torch.no_grad()
+    def run() -> None:
+        with tf32(False), torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
             G(z)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+
+    return run
 
 
 def macs(G: torch.nn.Module) -> int:
@@ -91,7 +85,7 @@ def macs(G: torch.nn.Module) -> int:
     return counter.get_total_flops() // 2
 
 
-def time_auto() -> float:
+def time_auto(device: torch.device) -> float:
     from ganctl.compress.run import CompressConfig, compress
     from ganctl.genotype import load_genotype
     from ganctl.io.artifact import save_generator
@@ -111,7 +105,7 @@ def time_auto() -> float:
                 probe_samples=256,
                 extractor="randconv",
                 fit_iters=25,
-                device="cpu",
+                device=str(device),
             )
         )
         return time.perf_counter() - t
@@ -123,31 +117,34 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--keep", type=float, default=1 / 3)
-    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default=None, help="default: bf16 on CUDA, fp32 on CPU")
     ap.add_argument("--methods", default="cp,tucker")
     ap.add_argument("--skip-auto", action="store_true")
     args = ap.parse_args()
     device = torch.device(args.device)
+    args.precision = args.precision or ("bf16" if device.type == "cuda" else "fp32")
     dense = large_generator().eval()
     models = {"dense": dense}
     for method in args.methods.split(","):
         models[method] = apply_plan(large_generator(), plan_for_fraction(dense, args.keep, method)).eval()
     rows = {}
+    placed = {}
     for name, G in models.items():
         m = macs(G)
-        G.to(device)
         for layout in ("contiguous", "channels_last"):
+            copy_ = copy.deepcopy(G).to(device)
             if layout == "channels_last":
-                G.to(memory_format=torch.channels_last)
-            lat = time_forward(G, 1, device, args.repeats * 4, args.precision)
-            thr = args.batch / time_forward(G, args.batch, device, args.repeats, args.precision)
-            rows[f"{name}/{layout}"] = {
-                "params": num_params(G),
-                "macs_per_image": m,
-                "latency_ms_b1": lat * 1e3,
-                "images_per_s_b1": 1 / lat,
-                f"images_per_s_b{args.batch}": thr,
-            }
+                copy_ = copy_.to(memory_format=torch.channels_last)
+            placed[f"{name}/{layout}"] = copy_
+            rows[f"{name}/{layout}"] = {"params": num_params(G), "macs_per_image": m}
+    # every model and layout timed interleaved (A, B, C, …, A, B, C, …), medians
+    lat = interleaved({k: forward_fn(G, 1, device, args.precision) for k, G in placed.items()},
+                      device, warmup=2, repeats=args.repeats * 4)
+    thr = interleaved({k: forward_fn(G, args.batch, device, args.precision) for k, G in placed.items()},
+                      device, warmup=1, repeats=args.repeats)
+    for k, r in rows.items():
+        r.update({"latency_ms_b1": lat[k] * 1e3, "images_per_s_b1": 1 / lat[k],
+                  f"images_per_s_b{args.batch}": args.batch / thr[k]})
     print(f"device={device} threads={torch.get_num_threads()} {args.precision} batch={args.batch} keep={args.keep:.3f}")
     keys = list(rows["dense/contiguous"])
     print(f"{'':26}" + "".join(f"{k:>20}" for k in keys))
@@ -175,7 +172,7 @@ def main() -> None:
         print(f"{name:26} params x{r['param_ratio']:.3f}  MACs x{r['mac_ratio']:.3f}  "
               f"speed-up b1 {r['speedup_b1']:.2f}x  b{args.batch} {r[f'speedup_b{args.batch}']:.2f}x")
     if not args.skip_auto:
-        result["rank_auto_seconds_small"] = time_auto()
+        result["rank_auto_seconds_small"] = time_auto(device)
     print(json.dumps(result))
 
 

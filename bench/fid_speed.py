@@ -1,8 +1,8 @@
 """FID end to end in memory (ganctl) vs writing PNGs and scoring the folder with torch-fidelity.
 
-Same generator, seed, sample count, extractor and reference statistics (warm caches on both sides);
-prints a table, then one JSON line with the ratio folder_time / memory_time and both FIDs (equal up
-to float noise, since PNG is lossless).
+Same generator, seed, extractor and reference statistics (warm caches on both sides), timed
+interleaved; prints a table, then one JSON line with the per-image ratio folder / memory and both FIDs
+(equal up to float noise, since PNG is lossless, when --folder-n equals --n).
 
 CPU default:  python bench/fid_speed.py                      (2000 samples, randconv extractor)
 GPU:          python bench/fid_speed.py --generator cifar10-large --n 50000 --extractor inception-v3-compat \
@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from _common import build_bench_generator, load_bench_data, median_time
+from _common import build_bench_generator, interleaved, load_bench_data
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -55,7 +55,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=500 if gpu else 250)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", default="auto", help="generator precision (auto: bf16 on CUDA); features fp32")
+    ap.add_argument("--folder-n", type=int, default=None,
+                    help="samples for the PNG-folder baseline (default --n; ratio compares per-image time)")
     args = ap.parse_args()
+    folder_n = args.folder_n or args.n
 
     device = torch.device("cuda" if gpu else "cpu")
     G, gname = build_bench_generator(args.generator)
@@ -65,7 +69,8 @@ def main() -> None:
     ref = reference_stats(data, extractor, device=device, batch_size=args.batch_size)
 
     def in_memory() -> float:
-        feats = extract_features(extractor, iter_uint8(G, args.n, args.seed, args.batch_size, device), device)
+        batches = iter_uint8(G, args.n, args.seed, args.batch_size, device, args.precision)
+        feats = extract_features(extractor, batches, device)
         return frechet_distance(feature_stats(feats.features), ref.stats)
 
     import torch_fidelity
@@ -89,14 +94,18 @@ def main() -> None:
 
     def via_folder() -> float:
         with tempfile.TemporaryDirectory(prefix="fid-pngs-") as tmp:
-            images = generate_uint8(G, args.n, args.seed, args.batch_size, device)
+            images = generate_uint8(G, folder_n, args.seed, args.batch_size, device, args.precision)
             for i, img in enumerate(images):
                 Image.fromarray(img.permute(1, 2, 0).numpy()).save(Path(tmp) / f"{i:06d}.png")
             out = torch_fidelity.calculate_metrics(input1=tmp, **tf_kwargs)
             return float(out["frechet_inception_distance"])
 
-    t_mem, fid_mem = median_time(in_memory, device, warmup=1, repeats=args.repeats)
-    t_dir, fid_dir = median_time(via_folder, device, warmup=1, repeats=args.repeats)
+    fids: dict[str, float] = {}
+    secs = interleaved({"memory": lambda: fids.__setitem__("memory", in_memory()),
+                        "folder": lambda: fids.__setitem__("folder", via_folder())},
+                       device, warmup=1, repeats=args.repeats)
+    t_mem, t_dir, fid_mem, fid_dir = secs["memory"], secs["folder"], fids["memory"], fids["folder"]
+    per_image_ratio = (t_dir / folder_n) / (t_mem / args.n)
     row = {
         "bench": "fid_speed",
         "device": torch.cuda.get_device_name() if gpu else "cpu",
@@ -107,7 +116,9 @@ def main() -> None:
         "repeats": args.repeats,
         "memory_s": round(t_mem, 3),
         "folder_s": round(t_dir, 3),
-        "ratio_folder_over_memory": round(t_dir / t_mem, 2),
+        "folder_n": folder_n,
+        "precision": args.precision,
+        "ratio_folder_over_memory": round(per_image_ratio, 2),
         "fid_memory": fid_mem,
         "fid_folder": fid_dir,
     }
@@ -115,7 +126,7 @@ def main() -> None:
     print(f"{'in memory (ganctl)':<28}{t_mem:>10.2f}{fid_mem:>14.4f}")
     print(f"{'PNG folder (torch-fidelity)':<28}{t_dir:>10.2f}{fid_dir:>14.4f}")
     where = f"{args.n} samples, {args.extractor}, batch {args.batch_size}, {row['device']}"
-    print(f"speed-up {t_dir / t_mem:.2f}x ({where})")
+    print(f"speed-up per image {per_image_ratio:.2f}x ({where}; folder baseline on {folder_n} samples)")
     print(json.dumps(row))
 
 

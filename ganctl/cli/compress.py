@@ -68,7 +68,21 @@ def command(
             help="Uncompressed model's discriminator (.safetensors or train checkpoint): DGL term.",
         ),
     ] = None,
-    dgl_weight: Annotated[float, typer.Option("--dgl-weight", rich_help_panel=LOSS, show_default=True, help="DGL teacher-term weight α.")] = 0.1,
+    dgl_weight: Annotated[
+        float | None,
+        typer.Option("--dgl-weight", rich_help_panel=LOSS,
+                     help="DGL teacher-term weight α (default: the parent's recipe, else 0.1)."),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", rich_help_panel=OPTIM,
+                     help="Fine-tuning learning rate (default: the parent's recorded lr, else 2e-4)."),
+    ] = None,
+    bound_upper: Annotated[
+        float | None,
+        typer.Option("--bound-upper", rich_help_panel=LOSS,
+                     help="Fine-tuning MMD b_u (default: the bound the parent reached, else 4)."),
+    ] = None,
     data: Annotated[
         str | None,
         typer.Option("--data", rich_help_panel=DATA, show_default=False,
@@ -112,7 +126,10 @@ def command(
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()
              if k not in ("ctx", "config", "print_config", "quiet", "verbose", "json", "log")}
     flags["layers"] = list(layers or [])
+    flags["b_u"] = flags.pop("bound_upper")
     given = typed_flags(ctx)
+    if "bound_upper" in given:  # the flag's config key is b_u
+        given.add("b_u")
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:

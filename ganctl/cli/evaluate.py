@@ -59,8 +59,11 @@ def command(
         int, typer.Option("--batch-size", help="Generation/feature batch size (results do not depend on it).")
     ] = 250,
     precision: Annotated[
-        str, typer.Option("--precision", help="Generator precision: fp32 | bf16 (features are always fp32).")
-    ] = "fp32",
+        str,
+        typer.Option(
+            "--precision", help="Generator precision: auto | fp32 | bf16 (auto: bf16 on GPU; features always fp32)."
+        ),
+    ] = "auto",
     real_only: Annotated[
         bool, typer.Option("--real-only", help="Only compute/inspect the cached reference statistics of --data.")
     ] = False,

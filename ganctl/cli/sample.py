@@ -23,10 +23,13 @@ def command(
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Generation batch size (pixels do not depend on it).")
     ] = 256,
-    precision: Annotated[str, typer.Option("--precision", help="fp32 | bf16 (bf16: fast path on GPU).")] = "fp32",
+    precision: Annotated[
+        str, typer.Option("--precision", help="auto | fp32 | bf16 (auto: bf16 on GPU, fp32 on CPU).")
+    ] = "auto",
     channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="channels_last memory format (GPU fast path).")
-    ] = False,
+        bool | None,
+        typer.Option("--channels-last/--no-channels-last", help="NHWC memory format (default: on with a GPU)."),
+    ] = None,
     compile: Annotated[
         bool, typer.Option("--compile", help="torch.compile the generator (pays off for large --num).")
     ] = False,
@@ -51,7 +54,7 @@ def command(
     def body() -> dict:
         from ganctl.device import resolve_device
         from ganctl.errors import UsageError
-        from ganctl.evaluate.generate import check_precision, generate_uint8
+        from ganctl.evaluate.generate import generate_uint8, resolve_precision
         from ganctl.evaluate.sample import interpolate as interp
         from ganctl.evaluate.sample import sample_to_dir, sample_to_npz, save_grid
         from ganctl.io.artifact import load_generator
@@ -67,24 +70,25 @@ def command(
             raise UsageError("--interpolate K needs K >= 2 and --grid")
         if grid is not None and grid.suffix.lower() != ".png":
             raise UsageError(f"--grid {grid}: the grid is written as PNG; name it *.png")
-        check_precision(precision)
+        resolve_precision(precision, "cpu")  # a bad value fails before the artifact is read
         dev = resolve_device(device)
+        prec = resolve_precision(precision, dev)
         G, info = load_generator(artifact, dev)
         if interpolate:
-            images = interp(G, interpolate, seed, num_pairs=num, device=dev, batch_size=batch_size, precision=precision)
+            images = interp(G, interpolate, seed, num_pairs=num, device=dev, batch_size=batch_size, precision=prec)
             path = save_grid(images, grid, nrow=interpolate)
             count = len(images)
         elif grid is not None:
-            images = generate_uint8(G, num, seed, batch_size, dev, precision, channels_last, compile)
+            images = generate_uint8(G, num, seed, batch_size, dev, prec, channels_last, compile)
             path, count = save_grid(images, grid, nrow=nrow), num
         elif out_dir is not None:
-            paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision,
+            paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, prec,
                                   channels_last=channels_last, compile=compile)
             path, count = out_dir, len(paths)
         else:
-            path = sample_to_npz(G, num, seed, npz, dev, batch_size, precision, channels_last, compile)
+            path = sample_to_npz(G, num, seed, npz, dev, batch_size, prec, channels_last, compile)
             count = num
-        g.console.log(f"wrote {count} images from {artifact} (seed {seed}, {precision}) to {path}")
+        g.console.log(f"wrote {count} images from {artifact} (seed {seed}, {prec}) to {path}")
         return {"output": str(path), "count": count, "seed": seed, "artifact_sha256": info.sha256}
 
     run(g, body)

@@ -114,7 +114,11 @@ def command(
     checkpoint_every: Annotated[int | None, _opt("--checkpoint-every", panel=SCHEDULE, help="Steps per checkpoint.")] = None,
     sample_every: Annotated[int | None, _opt("--sample-every", panel=SCHEDULE, help="Steps per sample grid.")] = None,
     precision: Annotated[str | None, _opt("--precision", panel=SPEED, help="fp32 | bf16 (default: bf16 on GPU).")] = None,
-    compile: Annotated[bool | None, _opt("--compile/--no-compile", panel=SPEED, help="torch.compile G and D.")] = None,  # noqa: A002
+    compile: Annotated[bool | None, _opt("--compile/--no-compile", panel=SPEED, help="torch.compile G and D (default: on with CUDA).")] = None,  # noqa: A002
+    compile_mode: Annotated[
+        str | None,
+        _opt("--compile-mode", panel=SPEED, help="default | max-autotune-no-cudagraphs | reduce-overhead (CUDA graphs)."),
+    ] = None,
     channels_last: Annotated[bool | None, _opt("--channels-last/--no-channels-last", panel=SPEED, help="NHWC.")] = None,
     deterministic: Annotated[bool | None, _opt("--deterministic", panel=SPEED, help="Bit-reproducible (slower).")] = None,
     g_density: Annotated[

@@ -1,8 +1,11 @@
 """Fit CP / Tucker-2 / SVD factors of one layer (tensorly, pytorch backend) into a real factorised module.
 
 Layers with spectral normalisation are decomposed from their *effective* weight; the result is a
-plain module without SN (the normalisation is baked into the factors). Fits run on the CPU in
-float64 and are copied back to the layer's device and dtype.
+plain module without SN (the normalisation is baked into the factors). Fits run in float64 on the
+layer's device (the GPU when the model is there: ALS on a 256×256×3×3 kernel is thousands of small
+matmuls) and are copied back to the layer's dtype. A CP fit can start from a smaller rank's factors
+(`warm`), the remaining columns from the SVD initialisation, so ARD's ascending rank probes refine
+one fit instead of starting over.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class FitResult:
     rank: int | list[int]
     rel_error: float
     retries: int
+    factors: list[Tensor] | None = None  # CP only: the balanced float64 factors (a warm start for a larger rank)
 
 
 def effective_weight(layer: nn.Module) -> Tensor:
@@ -173,8 +177,26 @@ def build_factorised(layer: nn.Module, method: str, rank: int | list[int]) -> Fa
     return CPConv2d(layer, rank) if kind == "conv2d" else CPConvTranspose2d(layer, rank)
 
 
+def _warm_init(weight: Tensor, rank: int, warm: list[Tensor]) -> object:
+    """CP initialisation at `rank`: the given smaller-rank factors, then SVD-initialised columns."""
+    import tensorly as tl
+    from tensorly.decomposition._cp import initialize_cp
+
+    with tl.backend_context("pytorch"):
+        svd = initialize_cp(weight, rank, init="svd", random_state=0)
+    have = warm[0].shape[1]
+    factors = [torch.cat([w.to(f), f[:, have:]], dim=1) for w, f in zip(warm, svd.factors, strict=True)]
+    return tl.cp_tensor.CPTensor((torch.ones(rank, dtype=weight.dtype, device=weight.device), factors))
+
+
 def _fit(
-    weight: Tensor, kind: str, method: str, rank: int | list[int], n_iter: int, tol: float
+    weight: Tensor,
+    kind: str,
+    method: str,
+    rank: int | list[int],
+    n_iter: int,
+    tol: float,
+    warm: list[Tensor] | None = None,
 ) -> tuple[list[Tensor], Tensor | None, float]:
     """Return factors (and a Tucker core) of a float64 weight, plus the relative reconstruction error."""
     import tensorly as tl
@@ -198,7 +220,11 @@ def _fit(
             return list(factors), core, float((rec - weight).norm() / weight.norm().clamp_min(1e-30))
         init: object = "svd"
         if rank == math.prod(sorted(weight.shape)[:3]):
-            init = tl.cp_tensor.CPTensor((torch.ones(rank, dtype=weight.dtype), _exact_cp_factors(weight)))
+            init = tl.cp_tensor.CPTensor(
+                (torch.ones(rank, dtype=weight.dtype, device=weight.device), _exact_cp_factors(weight))
+            )
+        elif warm is not None and 0 < warm[0].shape[1] < rank:
+            init = _warm_init(weight, rank, warm)
         cp = parafac(
             weight,
             rank,
@@ -223,7 +249,7 @@ def _exact_cp_factors(weight: Tensor) -> list[Tensor]:
     three smallest axes (unit vectors there, the matching fibre of the largest axis). ALS starts from it."""
     big = max(range(4), key=lambda a: weight.shape[a])
     small = [a for a in range(4) if a != big]
-    grids = torch.cartesian_prod(*[torch.arange(weight.shape[a]) for a in small])  # (R, 3)
+    grids = torch.cartesian_prod(*[torch.arange(weight.shape[a], device=weight.device) for a in small])  # (R, 3)
     factors: list[Tensor] = [torch.empty(0)] * 4
     for j, a in enumerate(small):
         factors[a] = torch.nn.functional.one_hot(grids[:, j], weight.shape[a]).T.to(weight.dtype)
@@ -282,18 +308,25 @@ def decompose_layer(
     tol: float = 1e-8,
     max_retries: int = 6,
     name: str = "layer",
+    device: torch.device | str | None = None,
+    warm: FitResult | None = None,
 ) -> FitResult:
-    """Factorise one layer; a failed fit (non-finite, error ≥ 100 %) retries at ¾ of the rank."""
+    """Factorise one layer; a failed fit (non-finite, error ≥ 100 %) retries at ¾ of the rank.
+
+    `device`: where the float64 fit runs (default: the CPU). `warm`: a CP fit of this layer at a smaller
+    rank to start from (ignored for other methods)."""
     method = resolve_method(layer, method)
     kind = layer_type(layer)
     rank = normalise_rank(layer, method, rank, name)
-    weight = effective_weight(layer).to("cpu", torch.float64)
+    weight = effective_weight(layer).to(device or "cpu", torch.float64)
+    warm_factors = warm.factors if warm is not None and method == "cp" else None
     if not torch.isfinite(weight).all():
         raise DecompositionError(f"{name} has non-finite weights; cannot decompose")
     for attempt in range(max_retries + 1):
         try:
             with _threads_for(weight):
-                factors, core, err = _fit(weight, kind, method, rank, n_iter, tol)
+                args = (weight, kind, method, rank, n_iter, tol)
+                factors, core, err = _fit(*args, warm=warm_factors) if warm_factors else _fit(*args)
             ok = math.isfinite(err) and err < 1.0 and all(torch.isfinite(f).all() for f in factors)
         except (RuntimeError, ValueError, torch.linalg.LinAlgError):
             ok = False
@@ -301,7 +334,8 @@ def decompose_layer(
             module = build_factorised(layer, method, rank).to(device=weight.device, dtype=weight.dtype)
             _fill(module, layer, kind, factors, core)
             p = next(layer.parameters())
-            return FitResult(module.to(device=p.device, dtype=p.dtype), method, module.rank, err, attempt)
+            kept = factors if method == "cp" else None
+            return FitResult(module.to(device=p.device, dtype=p.dtype), method, module.rank, err, attempt, kept)
         lower = [max(1, r * 3 // 4) for r in rank] if isinstance(rank, list) else max(1, rank * 3 // 4)
         if lower == rank:
             break

@@ -35,6 +35,45 @@ class FinetuneConfig:
     dgl_weight: float = 0.1
     checkpoint_every: int = 200
     seed: int = 0
+    precision: str = "fp32"  # bf16 on CUDA (autocast around the networks, losses in fp32), as in train
+
+
+def from_recipe(
+    recipe: dict[str, Any],
+    *,
+    lr: float | None = None,
+    b_u: float | None = None,
+    dgl_weight: float | None = None,
+    **fixed: Any,
+) -> tuple[FinetuneConfig, list[str]]:
+    """Fine-tuning continues the parent's recipe (loss, bounds reached, lr, betas, λ_m, DGL α); a value
+    given here overrides it, and a parent without a recipe falls back to the defaults. Returns the config
+    and the names of the values taken from the parent."""
+    base = FinetuneConfig()
+    taken: list[str] = []
+
+    def pick(name: str, given: Any, key: str, default: Any) -> Any:
+        if given is not None:
+            return given
+        if recipe.get(key) is not None:
+            taken.append(name)
+            return recipe[key]
+        return default
+
+    betas = recipe.get("betas")
+    cfg = FinetuneConfig(
+        lr=float(pick("lr", lr, "lr_g", base.lr)),
+        betas=tuple(betas) if betas else base.betas,  # type: ignore[arg-type]
+        loss=str(pick("loss", None, "loss", base.loss)),
+        b_l=float(pick("b_l", None, "b_l", base.b_l)),
+        b_u=float(pick("b_u", b_u, "b_u", base.b_u)),
+        modified_weight=float(pick("modified_weight", None, "mmd_modified_weight", base.modified_weight)),
+        dgl_weight=float(pick("dgl_weight", dgl_weight, "dgl_weight", base.dgl_weight)),
+        **fixed,
+    )
+    if betas:
+        taken.append("betas")
+    return cfg, taken
 
 
 def trainable_params(G: nn.Module, freeze_factors: bool) -> list[nn.Parameter]:
@@ -64,13 +103,18 @@ def finetune(
 ) -> dict[str, Any]:
     """Run (or continue) `cfg.steps` steps; checkpoints every `checkpoint_every` steps and at the end."""
     from ganctl.train.ddp import World
+    from ganctl.train.fast import make_adam
     from ganctl.train.step import GANStep, StepModules
 
     G.to(device).train()
     D.to(device).train()
+    channels_last = device.type == "cuda"  # NHWC convs on tensor cores, as in train
+    if channels_last:
+        G.to(memory_format=torch.channels_last)
+        D.to(memory_format=torch.channels_last)
     params = trainable_params(G, cfg.freeze_factors)
-    opt_g = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_g = make_adam(params, cfg.lr, cfg.betas, device)  # fused on CUDA, as in train
+    opt_d = make_adam(D.parameters(), cfg.lr, cfg.betas, device)
     mods = StepModules(G, D, G, G, D, D, teacher)
     step_fn = GANStep(
         mods,
@@ -80,9 +124,10 @@ def finetune(
         b_l=cfg.b_l,
         modified_weight=cfg.modified_weight,
         dgl_weight=cfg.dgl_weight if teacher is not None else 0.0,
-        precision="fp32",
+        precision=cfg.precision,
         device=device,
         world=World(),
+        channels_last=channels_last,
     )
     step_fn.b_u = cfg.b_u
     noise = torch.Generator(device=device)
@@ -142,5 +187,5 @@ def finetune(
             progress(step, cfg.steps)
         if at_checkpoint:
             save()
-    G.eval().requires_grad_(False)
+    G.to(memory_format=torch.contiguous_format).eval().requires_grad_(False)
     return {"steps": step}

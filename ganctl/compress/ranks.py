@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,20 @@ class Candidate:
     quality: float
     score: float = 0.0
     rel_error: float = 0.0
+
+
+@dataclass
+class ProbeCost:
+    """What ARD spent: probes scored, and seconds fitting factors vs scoring the proxy."""
+
+    probes: int = 0
+    fit_s: float = 0.0
+    score_s: float = 0.0
+    device: str = "cpu"
+
+    def record(self) -> dict[str, Any]:
+        return {"probes": self.probes, "fit_s": round(self.fit_s, 3), "score_s": round(self.score_s, 3),
+                "device": self.device}
 
 
 @dataclass
@@ -130,10 +145,19 @@ def ard_search(
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
     n_iter: int = 50,
     progress: Callable[[str, int, int], None] | None = None,
+    cost: ProbeCost | None = None,
 ) -> tuple[list[LayerSearch], float, dict[tuple[str, str], Factorised]]:
     """Probe every (layer, candidate rank) alone. Returns the per-layer results, the baseline quality and
-    the fitted modules (so the final decomposition reuses them instead of fitting again)."""
+    the fitted modules (so the final decomposition reuses them instead of fitting again).
+
+    Fits run on the model's device; a layer's CP fits go up its candidate ranks, each starting from the
+    previous one's factors. `cost`, when given, is filled with the probe count and the time spent."""
+    cost = cost if cost is not None else ProbeCost()
+    device = next(model.parameters()).device
+    cost.device = str(device)
+    tick = time.perf_counter()
     baseline = quality(model)
+    cost.score_s += time.perf_counter() - tick
     fits: dict[tuple[str, str], Factorised] = {}
     results = []
     total = sum(len(candidate_ranks(m, method, fractions)) for m in layers.values())
@@ -143,19 +167,27 @@ def ard_search(
         search = LayerSearch(
             name, dense, [Candidate(NC, dense, baseline, _score(baseline, dense, dense, penalty))]
         )
+        warm = None
         for rank in candidate_ranks(layer, method, fractions):
             done += 1
             if progress:
                 progress(name, done, total)
+            tick = time.perf_counter()
             try:
-                fit = decompose_layer(layer, method, rank, n_iter=n_iter, name=name)
+                fit = decompose_layer(layer, method, rank, n_iter=n_iter, name=name, device=device, warm=warm)
             except DecompositionError:
                 continue
+            finally:
+                cost.fit_s += time.perf_counter() - tick
+            warm = fit
             model.set_submodule(name, fit.module)
+            tick = time.perf_counter()
             try:
                 q = float(quality(model))
             finally:
                 model.set_submodule(name, layer)
+                cost.score_s += time.perf_counter() - tick
+                cost.probes += 1
             params = factorised_params(layer, method, fit.rank)
             fits[(name, json.dumps(fit.rank))] = fit.module
             search.candidates.append(

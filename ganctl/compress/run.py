@@ -14,13 +14,15 @@ from torch import nn
 
 from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer, dense_params, factorised_params
-from ganctl.compress.finetune import FinetuneConfig, finetune
+from ganctl.compress.finetune import FinetuneConfig, finetune, from_recipe
 from ganctl.compress.layers import num_params
 from ganctl.compress.plan import select_layers, validate_plan
 from ganctl.device import derive_seed, resolve_device, seed_all
 from ganctl.errors import InputFileError, UsageError
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.rundir import RunDir
+from ganctl.train.fast import default_precision
+from ganctl.train.recipe import parent_recipe
 
 GENERATOR = "generator.safetensors"
 RANKS = "ranks.json"
@@ -42,11 +44,12 @@ class CompressConfig:
     checkpoint_every: int = 200
     freeze_factors: bool = False
     teacher_d: str | None = None
-    dgl_weight: float = 0.1
+    dgl_weight: float | None = None  # None: the parent's recipe, else 0.1
     data: str | None = None
     data_root: str | None = None
     batch_size: int = 64
-    lr: float = 2e-4
+    lr: float | None = None  # None: the parent's recorded lr_g, else 2e-4
+    b_u: float | None = None  # None: the bound the parent's training reached, else 4
     probe_samples: int = 1000
     extractor: str = "auto"
     fit_iters: int = 50
@@ -153,20 +156,57 @@ def _student_d(cfg: CompressConfig, teacher: nn.Module | None, resolution: int) 
     return build_discriminator(discriminator_spec("resnet", width=128, resolution=resolution, init_seed=init))
 
 
+def _finetune_config(cfg: CompressConfig, provenance: dict, device: torch.device) -> tuple[FinetuneConfig, list[str]]:
+    recipe = parent_recipe(provenance)
+    if recipe.get("loss") is None and provenance.get("loss"):  # artifacts from before recipes were recorded
+        recipe = {**recipe, "loss": provenance["loss"]}
+    return from_recipe(
+        recipe,
+        lr=cfg.lr,
+        b_u=cfg.b_u,
+        dgl_weight=cfg.dgl_weight,
+        steps=cfg.finetune_steps,
+        batch_size=cfg.batch_size,
+        freeze_factors=cfg.freeze_factors,
+        seed=cfg.seed,
+        checkpoint_every=cfg.checkpoint_every,
+        precision=default_precision(device),
+    )
+
+
+def _finetune_record(ft_config: tuple[FinetuneConfig, list[str]]) -> dict[str, Any]:
+    ft, taken = ft_config
+    return {
+        "loss": ft.loss,
+        "b_l": ft.b_l,
+        "b_u": ft.b_u,
+        "lr": ft.lr,
+        "betas": list(ft.betas),
+        "modified_weight": ft.modified_weight,
+        "precision": ft.precision,
+        "from_parent": taken,
+    }
+
+
 def choose_plan(
     cfg: CompressConfig, G: nn.Module, layers: dict[str, nn.Module], quality: Any, echo: Any, progress: Any
-) -> tuple[list[dict], list[rk.LayerSearch], float | None, dict]:
+) -> tuple[list[dict], list[rk.LayerSearch], float | None, dict, rk.ProbeCost | None]:
     policy, value = _rank_policy(cfg.rank)
     if policy == "fixed":
-        return rk.fixed_plan(layers, cfg.method, value), [], None, {}
+        return rk.fixed_plan(layers, cfg.method, value), [], None, {}, None
     if policy == "file":
-        return rk.load_plan_file(value, layers, cfg.method), [], None, {}
+        return rk.load_plan_file(value, layers, cfg.method), [], None, {}, None
+    cost = rk.ProbeCost()
     results, baseline, fits = rk.ard_search(
-        G, layers, cfg.method, quality, penalty=cfg.penalty, n_iter=cfg.fit_iters, progress=progress
+        G, layers, cfg.method, quality, penalty=cfg.penalty, n_iter=cfg.fit_iters, progress=progress, cost=cost
+    )
+    echo(
+        f"ARD: {cost.probes} probes on {cost.device}: fits {cost.fit_s:.1f} s, "
+        f"proxy scores {cost.score_s:.1f} s"
     )
     if cfg.target_params is not None:
         rk.budget_choice(results, num_params(G), cfg.target_params)
-    return rk.plan_from_search(results, layers, cfg.method), results, baseline, fits
+    return rk.plan_from_search(results, layers, cfg.method), results, baseline, fits, cost
 
 
 def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
@@ -185,7 +225,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
     teacher = _teacher(cfg, parent, int(G.resolution), device)
     early_plan = None
     if policy != "auto" and not cfg.resume:  # bad ranks / plan files fail before the run folder exists
-        early_plan, _, _, _ = choose_plan(cfg, G, layers, None, echo, None)
+        early_plan, *_ = choose_plan(cfg, G, layers, None, echo, None)
     run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume)
     try:
         quality, quality_name = hooks.quality, hooks.quality_name
@@ -199,11 +239,13 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
                 seed=derive_seed(cfg.seed, "compress/proxy") % (1 << 31),
                 batch_size=min(250, cfg.probe_samples),
                 device=device,
+                precision=default_precision(device),  # bf16 generation on CUDA, as in train
             )
             quality, quality_name = proxy.score, proxy.name
         saved_plan = run.path(PLAN)
         results: list[rk.LayerSearch] = []
         baseline, fits = None, {}
+        probe_cost: rk.ProbeCost | None = None
         if cfg.resume and saved_plan.is_file():
             try:
                 raw_plan = json.loads(saved_plan.read_text())
@@ -215,7 +257,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             plan = early_plan
             atomic_write_json(saved_plan, plan)
         else:
-            plan, results, baseline, fits = choose_plan(cfg, G, layers, quality, echo, hooks.progress)
+            plan, results, baseline, fits, probe_cost = choose_plan(cfg, G, layers, quality, echo, hooks.progress)
             atomic_write_json(saved_plan, plan)
         if baseline is None and quality is not None:
             baseline = float(quality(G))
@@ -226,7 +268,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             layer = layers[entry["layer"]]
             if module is None:
                 fit = decompose_layer(
-                    layer, entry["method"], entry["rank"], n_iter=cfg.fit_iters, name=entry["layer"]
+                    layer, entry["method"], entry["rank"], n_iter=cfg.fit_iters, name=entry["layer"], device=device
                 )
                 module, entry = fit.module, {**entry, "rank": fit.rank}
                 notes.append({"layer": entry["layer"], "rel_error": fit.rel_error, "retries": fit.retries})
@@ -234,21 +276,17 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             used.append(entry)
         plan = used
         quality_before_ft = float(quality(student)) if quality is not None else None
-        ft = {"steps": 0}
+        ft: dict[str, Any] = {"steps": 0}
+        ft_config = _finetune_config(cfg, parent.provenance, device)
         if cfg.finetune_steps > 0:
             from ganctl.data import BatchStream
 
             D = _student_d(cfg, teacher, int(G.resolution))
             stream = BatchStream(data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "compress/data"))
-            ft_cfg = FinetuneConfig(
-                steps=cfg.finetune_steps,
-                batch_size=cfg.batch_size,
-                lr=cfg.lr,
-                loss=str(parent.provenance.get("loss", "mmd")),
-                freeze_factors=cfg.freeze_factors,
-                dgl_weight=cfg.dgl_weight,
-                seed=cfg.seed,
-                checkpoint_every=cfg.checkpoint_every,
+            ft_cfg, from_parent = ft_config
+            echo(
+                f"fine-tuning at b_u {ft_cfg.b_u:g}, lr {ft_cfg.lr:g}, {ft_cfg.loss} loss, {ft_cfg.precision}"
+                + (f" (from the parent's recipe: {', '.join(from_parent)})" if from_parent else "")
             )
             ft = finetune(
                 student,
@@ -280,10 +318,15 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             "finetune_steps": ft["steps"],
             "freeze_factors": cfg.freeze_factors,
             "teacher_d": cfg.teacher_d,
-            "dgl_weight": cfg.dgl_weight if cfg.teacher_d else None,
+            "dgl_weight": ft_config[0].dgl_weight if cfg.teacher_d else None,
             "seed": cfg.seed,
             "loss": parent.provenance.get("loss", "mmd"),
         }
+        if cfg.finetune_steps > 0:
+            provenance["finetune"] = _finetune_record(ft_config)
+        recipe = parent_recipe(parent.provenance)
+        if recipe:  # the compressed artifact carries the recipe on, with the bound fine-tuning used
+            provenance["recipe"] = {**recipe, "b_u": ft_config[0].b_u} if cfg.finetune_steps > 0 else recipe
         for key in ("data", "data_fingerprint"):
             if key in parent.provenance:
                 provenance[key] = parent.provenance[key]
@@ -301,6 +344,8 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             quality_name,
             cfg,
         )
+        if probe_cost is not None:
+            report["ard"] = probe_cost.record()
         atomic_write_json(run.path(RANKS), report)
         from ganctl.compress.report import size_vs_quality_plot
 
@@ -318,6 +363,10 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             "quality_finetuned": quality_after,
             "layers_decomposed": len(plan),
         }
+        if cfg.finetune_steps > 0:
+            summary["finetune"] = _finetune_record(ft_config)
+        if probe_cost is not None:
+            summary["ard"] = probe_cost.record()
         run.finish(summary)
         return {**summary, "report": report}
     finally:

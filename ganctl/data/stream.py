@@ -63,6 +63,7 @@ class BatchStream:
         self._epoch = 0
         self._position = 0
         self._order: torch.Tensor | None = None
+        self._flips: torch.Tensor | None = None  # this epoch's flip masks, on self.device
 
     @property
     def epoch(self) -> int:
@@ -86,6 +87,12 @@ class BatchStream:
         generator = torch.Generator().manual_seed(seed)
         return torch.rand(self.batch_size, generator=generator) < 0.5
 
+    def epoch_flips(self, epoch: int) -> torch.Tensor:
+        """Every batch's flip mask of `epoch` (batches_per_epoch × batch_size bool, on the data's device):
+        the rows of `flip_mask`, built once per epoch so a step never makes a CPU tensor to upload."""
+        masks = torch.stack([self.flip_mask(epoch, p) for p in range(self.batches_per_epoch)])
+        return masks.to(self.device)
+
     def __iter__(self) -> BatchStream:
         return self
 
@@ -96,6 +103,7 @@ class BatchStream:
         if self._order is None:
             order = self.epoch_indices(self._epoch)
             self._order = order.to(self.device) if self.resident else order
+            self._flips = self.epoch_flips(self._epoch) if self.flip else None
         start = self._position * self.batch_size
         indices = self._order[start:start + self.batch_size]
         batch = self._images.index_select(0, indices)
@@ -104,7 +112,7 @@ class BatchStream:
         elif batch.device != self.device:
             batch = batch.to(self.device)
         if self.flip:  # mirrored while still uint8: 4× less memory traffic than on floats
-            mask = self.flip_mask(self._epoch, self._position).to(self.device, non_blocking=True)
+            mask = self._flips[self._position]
             batch = torch.where(mask.view(-1, 1, 1, 1), batch.flip(3), batch)
         batch = batch.float() / 127.5 - 1
         self._position += 1

@@ -25,7 +25,7 @@ from ganctl.evaluate.extractors import (
     build_extractor,
     extract_features,
 )
-from ganctl.evaluate.generate import check_precision, iter_uint8
+from ganctl.evaluate.generate import iter_uint8, resolve_precision
 from ganctl.evaluate.protocol import MetricRequest, parse_metrics
 from ganctl.evaluate.reference import ImageDataLike, ReferenceStats, reference_stats
 from ganctl.evaluate.stats import (
@@ -177,8 +177,8 @@ def evaluate_artifacts(
         raise UsageError("no generators to evaluate")
     if batch_size <= 0:
         raise UsageError(f"--batch-size must be positive, got {batch_size}")
-    check_precision(precision)
     dev = _resolve_device(device)
+    precision = resolve_precision(precision, dev)  # auto: bf16 generation on CUDA, fp32 on the CPU
     ext, fallback = resolve_extractor(extractor, dev, inception_weights, log)
     _check_is_possible(requests, ext)
     needs_ref = [r for r in requests if r.kind != "is"]

@@ -126,7 +126,10 @@ def extract_features(
     device: torch.device | str,
     keep_logits: bool = False,
 ) -> Features:
-    """Run the extractor over uint8 batches in strict fp32; results gathered on the CPU."""
+    """Run the extractor over uint8 batches in strict fp32; results gathered on the CPU.
+
+    Features stay on the device until the end (one transfer, no host sync per batch), so a generator
+    feeding `batches` from a side stream keeps running ahead of the extractor."""
     device = torch.device(device)
     feats: list[torch.Tensor] = []
     logits: list[torch.Tensor] = []
@@ -137,12 +140,12 @@ def extract_features(
                     f"extractor input must be uint8 B×3×H×W, got {batch.dtype} {tuple(batch.shape)}"
                 )
             f, lg = extractor(batch.to(device, non_blocking=True))
-            feats.append(f.cpu())
+            feats.append(f)
             if keep_logits and lg is not None:
-                logits.append(lg.cpu())
+                logits.append(lg)
     if not feats:
         raise UsageError("no images to extract features from")
-    return Features(torch.cat(feats), torch.cat(logits) if logits else None)
+    return Features(torch.cat(feats).cpu(), torch.cat(logits).cpu() if logits else None)
 
 
 # --------------------------------------------------------------------------- randconv proxy

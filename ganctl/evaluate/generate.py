@@ -2,6 +2,10 @@
 
 All noise for a call is drawn up front from a seeded CPU generator, so batch size only changes
 how the work is chunked, never which latent an image gets.
+
+On CUDA the generator runs on a side stream, so generating batch i+1 (bf16, channels_last) overlaps
+the consumer's work on batch i (e.g. fp32 Inception features on the main stream), and nothing here
+waits for the device: the noise is uploaded once, images are copied back without a per-batch sync.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from torch import nn
 from ganctl.errors import UsageError
 
 PRECISIONS = ("fp32", "bf16")
+AUTO = "auto"
 
 
 def make_noise(n: int, latent_dim: int, seed: int) -> torch.Tensor:
@@ -33,6 +38,13 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise UsageError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     return precision
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """'auto' = bf16 on CUDA (tensor cores), fp32 elsewhere; other values are checked and kept."""
+    if precision == AUTO:
+        return "bf16" if torch.device(device).type == "cuda" else "fp32"
+    return check_precision(precision)
 
 
 @contextlib.contextmanager
@@ -75,12 +87,20 @@ def generate_from_noise(
         raise UsageError(f"batch size must be positive, got {batch_size}")
     device = torch.device(device)
     fn = forward if forward is not None else G
+    side = torch.cuda.Stream(device) if device.type == "cuda" else None
+    noise = noise.to(device)  # one upload for the whole call
     with eval_mode(G):
         for start in range(0, noise.shape[0], batch_size):
-            z = noise[start : start + batch_size].to(device, non_blocking=True)
-            with precision_autocast(device, precision):
-                out = fn(z)
-            yield to_uint8(out)
+            with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
+                if side is not None:
+                    side.wait_stream(torch.cuda.current_stream(device))  # G's weights/noise are ready
+                with precision_autocast(device, precision):
+                    out = to_uint8(fn(noise[start : start + batch_size]))
+            if side is not None:  # the consumer's stream waits on the device, not the host
+                main = torch.cuda.current_stream(device)
+                main.wait_stream(side)
+                out.record_stream(main)
+            yield out
 
 
 @contextlib.contextmanager
@@ -106,11 +126,16 @@ def iter_uint8(
     batch_size: int = 250,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
-    channels_last: bool = False,
+    channels_last: bool | None = None,
     compile: bool = False,
 ) -> Iterator[torch.Tensor]:
-    """Stream n generated uint8 images (on `device`) in batches; deterministic per seed."""
+    """Stream n generated uint8 images (on `device`) in batches; deterministic per seed.
+
+    precision "auto" and channels_last None pick the fast path on CUDA (bf16, NHWC) and plain fp32 on the CPU."""
     device = torch.device(device)
+    precision = resolve_precision(precision, device)
+    if channels_last is None:
+        channels_last = device.type == "cuda"
     noise = make_noise(n, int(G.latent_dim), seed)
     with fast_path(G, device, channels_last, compile) as fn:
         yield from generate_from_noise(G, noise, batch_size, device, precision, forward=fn)
@@ -123,10 +148,21 @@ def generate_uint8(
     batch_size: int = 250,
     device: torch.device | str = "cpu",
     precision: str = "fp32",
-    channels_last: bool = False,
+    channels_last: bool | None = None,
     compile: bool = False,
 ) -> torch.Tensor:
-    """n generated images as one uint8 N×3×H×W tensor on the CPU; same pixels for a seed at any batch size."""
-    return torch.cat(
-        [b.cpu() for b in iter_uint8(G, n, seed, batch_size, device, precision, channels_last, compile)]
-    )
+    """n generated images as one uint8 N×3×H×W tensor on the CPU; same pixels for a seed at any batch size.
+
+    Batches are copied into one (pinned) CPU tensor without waiting; the host syncs once, at the end."""
+    device = torch.device(device)
+    out: torch.Tensor | None = None
+    start = 0
+    for b in iter_uint8(G, n, seed, batch_size, device, precision, channels_last, compile):
+        if out is None:
+            out = torch.empty((n, *b.shape[1:]), dtype=torch.uint8, pin_memory=device.type == "cuda")
+        out[start : start + b.shape[0]].copy_(b, non_blocking=True)
+        start += b.shape[0]
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    assert out is not None  # n > 0 is checked by make_noise
+    return out

@@ -18,6 +18,10 @@ BOUND_SCHEDULES = ("saturate", "linear", "saturate-linear", "fixed")
 PRECISIONS = ("fp32", "bf16")
 D_REGROW = ("static", "random")
 D_FORWARDS = ("joint", "separate")
+# "default": inductor fusion, no autotuning (compiles in seconds). "max-autotune-no-cudagraphs": also
+# benchmarks conv/matmul kernels (minutes of warm-up). "reduce-overhead": CUDA graphs on top (pays when
+# launch overhead dominates; needs static shapes).
+COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 
 # Keys that never change the maths, so a resume may change them without --allow-change.
 RUNTIME_KEYS = frozenset(
@@ -25,6 +29,7 @@ RUNTIME_KEYS = frozenset(
         "out",
         "device",
         "compile",
+        "compile_mode",
         "log_every",
         "checkpoint_every",
         "sample_every",
@@ -82,7 +87,8 @@ class TrainConfig:
     flip: bool = True
     seed: int = 0
     precision: str = "fp32"
-    compile: bool = False
+    compile: bool | None = None  # None: on for CUDA, off on the CPU (resolved when the run starts)
+    compile_mode: str = "default"  # see ganctl.train.fast.COMPILE_MODES
     channels_last: bool = True
     deterministic: bool = False
     device: str = "auto"
@@ -224,7 +230,11 @@ def validate(cfg: TrainConfig) -> None:
         f"--bound-schedule {cfg.bound_schedule!r}: choose one of {', '.join(BOUND_SCHEDULES)}",
     )
     need(cfg.precision in PRECISIONS, f"--precision {cfg.precision!r}: choose one of {', '.join(PRECISIONS)}")
-    need(cfg.d_forward in D_FORWARDS, f"--d-forward {cfg.d_forward!r}: choose joint or separate")
+    need(cfg.d_forward in D_FORWARDS, f"--d-forward {cfg.d_forward!r}: choose one of {', '.join(D_FORWARDS)}")
+    need(
+        cfg.compile_mode in COMPILE_MODES,
+        f"--compile-mode {cfg.compile_mode!r}: choose one of {', '.join(COMPILE_MODES)}",
+    )
     need(cfg.sparse_d_regrow in D_REGROW, f"--sparse-d-regrow {cfg.sparse_d_regrow!r}: static or random")
     need(cfg.steps is not None or cfg.epochs is not None, "give --steps or --epochs")
     need(cfg.steps is None or cfg.steps > 0, f"--steps must be positive, got {cfg.steps}")

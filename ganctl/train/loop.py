@@ -9,6 +9,7 @@ bit on the CPU with --deterministic.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from ganctl.io.rundir import RunDir
 from ganctl.train import ddp
 from ganctl.train.config import TrainConfig, eval_interval, total_steps
 from ganctl.train.ema import EMA
+from ganctl.train.fast import compile_module, make_adam, resolve_compile, synchronize
+from ganctl.train.recipe import train_recipe
 from ganctl.train.sparse import SparseMasks, cosine_drop
 from ganctl.train.step import GANStep, StepModules
 
@@ -112,8 +115,8 @@ class Trainer:
             teacher = load_teacher(cfg.teacher_d, cfg.resolution, device)
             check_teacher_shape(teacher, cfg.resolution, device, cfg.teacher_d)
         betas = (cfg.beta1, cfg.beta2)
-        self.opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
-        self.opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas)
+        self.opt_g = make_adam(G.parameters(), cfg.lr_g, betas, device)  # fused on CUDA
+        self.opt_d = make_adam(D.parameters(), cfg.lr_d, betas, device)
         sparse_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "sparse"))
         self.sparse_g = SparseMasks(G, cfg.g_density, "gradient", sparse_gen) if cfg.g_density < 1 else None
         self.sparse_d = (
@@ -159,6 +162,8 @@ class Trainer:
             channels_last=cfg.channels_last,
             d_forward=cfg.d_forward,
         )
+        self.compile_warmup_s: float | None = None
+        self._warmup_unlogged = True
 
     def _wrap(self, G: nn.Module, D: nn.Module, teacher: nn.Module | None) -> StepModules:
         g_train, d_train = G, D
@@ -172,8 +177,9 @@ class Trainer:
             d_train = DDP(D, device_ids=ids, broadcast_buffers=False)
         g_nograd, d_frozen = G, D
         if self.cfg.compile:
-            g_train, d_train = torch.compile(g_train), torch.compile(d_train)
-            g_nograd, d_frozen = torch.compile(G), torch.compile(D)
+            mode = self.cfg.compile_mode
+            g_train, d_train = compile_module(g_train, mode), compile_module(d_train, mode)
+            g_nograd, d_frozen = compile_module(G, mode), compile_module(D, mode)
         return StepModules(G, D, g_train, g_nograd, d_train, d_frozen, teacher)
 
     # -- randomness ---------------------------------------------------------------------
@@ -242,7 +248,11 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         cfg, sf = self.cfg, self.step_fn
         tick_start, tick_images = time.perf_counter(), 0
+        warming = bool(cfg.compile) and self.step < self.total
+        if warming and self.hooks.echo and self.world.is_main:
+            self.hooks.echo(f"compiling G and D (torch.compile, mode {cfg.compile_mode}); the first step waits")
         while self.step < self.total:
+            step_start = time.perf_counter()
             sf.b_u = self.bound.b_u
             real = None
             loss_d = None
@@ -261,13 +271,21 @@ class Trainer:
             if self.sparse_g:
                 self.sparse_g.apply(self.ema.module)
             sf.record(self.step, loss_d, loss_g)
-            tick_images += cfg.batch_size * cfg.n_critic
+            if warming:  # the compile warm-up is its own line, and stays out of the img/s figures
+                warming = False
+                self._report_warmup(step_start)
+                tick_start = time.perf_counter()
+            else:
+                tick_images += cfg.batch_size * cfg.n_critic
             if self.hooks.progress:
                 self.hooks.progress(self.step, self.total)
             final = self.step == self.total
             evaluate = self.eval_every > 0 and (self.step % self.eval_every == 0 or final)
             if self.step % cfg.log_every == 0 or evaluate or final:
-                rate = tick_images / max(time.perf_counter() - tick_start, 1e-9)
+                if tick_images:
+                    rate = tick_images / max(time.perf_counter() - tick_start, 1e-9)
+                else:  # a tick holding only the warm-up step
+                    rate = cfg.batch_size * cfg.n_critic / max(self.compile_warmup_s or 0.0, 1e-9)
                 self._tick(evaluate, rate)
                 tick_start, tick_images = time.perf_counter(), 0
             if self.world.is_main and (self.step % self.sample_every == 0 or final):
@@ -275,6 +293,12 @@ class Trainer:
             if self.step % cfg.checkpoint_every == 0 or final:
                 self._checkpoint()
         return self._finish()
+
+    def _report_warmup(self, start: float) -> None:
+        synchronize(self.device)  # the compiled kernels have run, not just been queued
+        self.compile_warmup_s = time.perf_counter() - start
+        if self.hooks.echo and self.world.is_main:
+            self.hooks.echo(f"compile warm-up: {self.compile_warmup_s:.1f} s (step {self.step}, not in img/s)")
 
     def _sparse_update(self) -> None:
         drop = cosine_drop(self.step, self.total, self.cfg.sparse_drop)
@@ -306,6 +330,9 @@ class Trainer:
             "b_u": self.bound.b_u,
             "img_per_s": round(rate, 1),
         }
+        if self._warmup_unlogged and self.compile_warmup_s is not None:
+            row["compile_warmup_s"] = round(self.compile_warmup_s, 3)
+            self._warmup_unlogged = False
         if evaluate:
             metric = self._evaluate()
             row.update({"proxy_name": self.proxy_name, "proxy": metric})
@@ -384,6 +411,7 @@ class Trainer:
             "precision": self.cfg.precision,
             "ema_decay": self.cfg.ema_decay,
             "pmish_beta": self.pmish_betas(),
+            "recipe": train_recipe(self.cfg, self.bound.b_u),
         }
         if self.sparse_g:
             prov["g_density"] = self.cfg.g_density
@@ -430,6 +458,8 @@ class Trainer:
             "data_fingerprint": self.data.fingerprint,
             "b_u": self.bound.b_u,
             "pmish_beta": self.pmish_betas(),
+            "compile": bool(self.cfg.compile),
+            "compile_warmup_s": self.compile_warmup_s,
         }
         if self.eval_every > 0:
             summary.update(
@@ -486,6 +516,8 @@ def train(
     world = ddp.init_distributed(device)
     device = ddp.rank_device(device, world)
     _configure_determinism(cfg, device)
+    if cfg.compile is None:  # config.json records what ran
+        cfg = dataclasses.replace(cfg, compile=resolve_compile(None, device))
     if cfg.precision == "bf16" and device.type == "cpu" and not cfg.deterministic:
         pass  # allowed (slow on most CPUs); recorded in the config and summary
     run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main)

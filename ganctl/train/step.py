@@ -1,8 +1,14 @@
 """The MMD-GAN (or hinge) train step: the method owns its step, the loop only schedules.
 
-Speed path: one D forward over cat(real, fake) per D step, autocast (bf16) around the
-networks while the losses cast to fp32 themselves, and no host syncs: the losses are
-accumulated on the device and the first non-finite step is recorded on the device too.
+Speed path: one D forward over cat(real, fake) per D and G step (`d_forward="joint"`), D frozen
+in the G step (no D weight-gradients are computed there), autocast (bf16) around the networks
+while the losses cast to fp32 themselves, and no host syncs: the losses are accumulated on the
+device and the first non-finite step is recorded on the device too.
+
+`d_forward="separate"` calls D on real and on fake one after the other, as the seed paper's public
+code does: the same maths for a D without state, but a spectrally normalised D then advances its
+power iteration twice per call site (4 per step instead of 2), so fake is scored with a vector one
+iteration further on than real.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from torch import nn
 
 from ganctl import losses
 from ganctl.evaluate.generate import precision_autocast
+from ganctl.train.config import D_FORWARDS
 from ganctl.train.ddp import World, gather
 
 
@@ -53,6 +60,8 @@ class GANStep:
         self.dgl_weight = dgl_weight
         self.precision, self.device, self.world = precision, device, world
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if d_forward not in D_FORWARDS:
+            raise ValueError(f"d_forward {d_forward!r}: expected one of {', '.join(D_FORWARDS)}")
         self.d_forward = d_forward
         self.b_u = 4.0
         self.reset_sums()
@@ -65,15 +74,18 @@ class GANStep:
     def _d_outputs(
         self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One D forward over real+fake, split (or two calls with d_forward="separate", as the paper's
-        code: spectral norm then iterates once per call), then gathered across ranks."""
+        """D outputs for real and fake, gathered across ranks (global-batch loss).
+
+        joint: one forward over cat(real, fake) (half the launches, one power iteration);
+        separate: two forwards, real first (the reference code's order).
+        """
+        fmt = self.memory_format
         if self.d_forward == "separate":
-            r = d(real.contiguous(memory_format=self.memory_format)).float()
-            f = d(fake.to(real.dtype).contiguous(memory_format=self.memory_format)).float()
-            return gather(r, self.world), gather(f, self.world)
-        x = torch.cat([real, fake.to(real.dtype)]).contiguous(memory_format=self.memory_format)
-        out = d(x).float()
-        r, f = out[: real.shape[0]], out[real.shape[0] :]
+            r = d(real.contiguous(memory_format=fmt)).float()
+            f = d(fake.to(real.dtype).contiguous(memory_format=fmt)).float()
+        else:
+            out = d(torch.cat([real, fake.to(real.dtype)]).contiguous(memory_format=fmt)).float()
+            r, f = out[: real.shape[0]], out[real.shape[0] :]
         return gather(r, self.world), gather(f, self.world)
 
     # -- losses ----------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""The CUDA fast path's switches in one place: optimisers, torch.compile, and when each is on.
+
+Why: eager PyTorch issues thousands of small kernels per GAN step on the large model, so launch
+overhead, not arithmetic, bounds a GPU step; fusing them (torch.compile), one fused Adam kernel and
+bf16 tensor cores are what close the gap. On the CPU every switch falls back to the plain path, so
+CPU runs stay fp32 eager and bit-reproducible unless a flag asks otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from ganctl.errors import UsageError
+from ganctl.train.config import COMPILE_MODES
+
+
+def make_adam(
+    params: Iterable[nn.Parameter], lr: float, betas: tuple[float, float], device: torch.device
+) -> torch.optim.Adam:
+    """Adam as one fused kernel on CUDA, the multi-tensor (foreach) path elsewhere; same update rule."""
+    params = list(params)
+    if device.type == "cuda":
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+
+
+def default_precision(device: torch.device) -> str:
+    """bf16 autocast on CUDA (tensor cores; losses still in fp32), fp32 on the CPU."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
+def resolve_compile(flag: bool | None, device: torch.device) -> bool:
+    """None = automatic: compile on CUDA (where it pays), not on the CPU (where warm-up dominates)."""
+    return device.type == "cuda" if flag is None else bool(flag)
+
+
+def check_compile_mode(mode: str) -> str:
+    if mode not in COMPILE_MODES:
+        raise UsageError(f"--compile-mode {mode!r}: choose one of {', '.join(COMPILE_MODES)}")
+    return mode
+
+
+def compile_module(module: nn.Module, mode: str = "default") -> nn.Module:
+    """torch.compile with static shapes (the batch never changes inside a run)."""
+    check_compile_mode(mode)
+    return torch.compile(module, mode=None if mode == "default" else mode, dynamic=False)  # type: ignore[return-value]
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued device work (timing a warm-up needs it; a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
