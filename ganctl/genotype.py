@@ -157,13 +157,9 @@ def builtin_genotypes() -> dict[str, Genotype]:
 
 
 def _read(path: Path) -> Genotype:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputFileError(f"cannot read genotype: {exc.strerror or exc}", path) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"not valid JSON: {exc}", path) from exc
-    return parse_genotype(data, str(path))
+    from ganctl.io.safeio import read_json
+
+    return parse_genotype(read_json(path, what="genotype"), str(path))
 
 
 def load_genotype(path_or_name: str | Path) -> Genotype:

@@ -205,10 +205,9 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         results: list[rk.LayerSearch] = []
         baseline, fits = None, {}
         if cfg.resume and saved_plan.is_file():
-            try:
-                raw_plan = json.loads(saved_plan.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise InputFileError(f"saved plan is not valid JSON ({e})", saved_plan) from e
+            from ganctl.io.safeio import read_json
+
+            raw_plan = read_json(saved_plan, what="saved plan")
             plan = validate_plan(raw_plan, str(saved_plan))
             echo(f"resuming with the saved plan ({len(plan)} layers)")
         elif early_plan is not None:

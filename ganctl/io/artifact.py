@@ -18,6 +18,7 @@ from torch import nn
 import ganctl
 from ganctl.errors import GanctlError, InputFileError
 from ganctl.io.atomic import atomic_target, file_sha256
+from ganctl.io.safeio import check_regular, parse_json
 
 ARTIFACT_VERSION = 1
 KINDS = {"generator": "ganctl.generator", "discriminator": "ganctl.discriminator"}
@@ -70,8 +71,7 @@ def save_discriminator(path: str | Path, module: nn.Module, provenance: dict | N
 
 
 def _read_metadata(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        raise InputFileError("artifact not found", path)
+    check_regular(path, what="artifact")
     try:
         with safe_open(str(path), framework="pt") as f:
             return f.metadata() or {}
@@ -95,11 +95,10 @@ def read_artifact(path: str | Path, expect_kind: str | None = None, with_hash: b
         raise InputFileError(f"artifact version {meta.get('version')!r} is not an integer", path) from None
     if version != ARTIFACT_VERSION:
         raise InputFileError(f"artifact version {version} is not supported (expected {ARTIFACT_VERSION})", path)
-    try:
-        spec = json.loads(meta["spec"])
-        provenance = json.loads(meta.get("provenance", "{}"))
-    except (KeyError, json.JSONDecodeError) as e:
-        raise InputFileError(f"artifact spec metadata is missing or not valid JSON ({e})", path) from e
+    if "spec" not in meta:
+        raise InputFileError("artifact has no spec in its metadata", path)
+    spec = parse_json(meta["spec"], path, what="artifact spec metadata")
+    provenance = parse_json(meta.get("provenance", "{}"), path, what="artifact provenance metadata")
     if not isinstance(spec, dict) or not isinstance(provenance, dict):
         raise InputFileError("artifact spec/provenance metadata must be JSON objects", path)
     try:

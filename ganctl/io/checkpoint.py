@@ -10,6 +10,7 @@ import torch
 
 from ganctl.errors import InputFileError
 from ganctl.io.atomic import atomic_target
+from ganctl.io.safeio import check_regular
 
 CHECKPOINT_FORMAT = "ganctl.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -33,8 +34,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: str | Path, expect_kind: str | None = None) -> dict[str, Any]:
     """Load without executing code; every failure is one line naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError("checkpoint not found", path)
+    check_regular(path, what="checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as e:
