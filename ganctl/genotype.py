@@ -12,7 +12,6 @@ the op lists they index (the codebases disagree), so ``import_index_matrix`` dem
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path

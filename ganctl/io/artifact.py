@@ -18,6 +18,7 @@ from torch import nn
 import ganctl
 from ganctl.errors import GanctlError, InputFileError
 from ganctl.io.atomic import atomic_target, file_sha256
+from ganctl.io.finite import check_finite
 from ganctl.io.safeio import check_regular, parse_json
 
 ARTIFACT_VERSION = 1
@@ -79,6 +80,15 @@ def _read_metadata(path: Path) -> dict[str, str]:
         raise InputFileError(f"not a readable .safetensors file ({str(e).splitlines()[0][:120]})", path) from e
 
 
+def stored_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from the safetensors header (no tensor data is read)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise InputFileError(f"not a readable .safetensors file ({str(e).splitlines()[0][:120]})", path) from e
+
+
 def read_artifact(path: str | Path, expect_kind: str | None = None, with_hash: bool = True) -> ArtifactInfo:
     """Read and validate the header only (no model is built)."""
     path = Path(path)
@@ -112,8 +122,10 @@ def read_artifact(path: str | Path, expect_kind: str | None = None, with_hash: b
 def build_from_spec(kind: str, spec: dict[str, Any], path: str | Path | None = None) -> nn.Module:
     """Rebuild an (untrained) module from its spec, replaying a decomposition plan when present."""
     from ganctl import models
+    from ganctl.models.limits import check_spec
 
     try:
+        check_spec(kind, spec)
         module = models.build_generator(spec) if kind == "generator" else models.build_discriminator(spec)
         plan = spec.get("decomposition")
         if plan:
@@ -129,8 +141,11 @@ def build_from_spec(kind: str, spec: dict[str, Any], path: str | Path | None = N
 
 
 def load_module(path: str | Path, kind: str, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
+    from ganctl.models.limits import check_against_file
+
     path = Path(path)
     info = read_artifact(path, expect_kind=kind)
+    check_against_file(kind, info.spec, stored_shapes(path), path)  # before anything big is allocated
     module = build_from_spec(kind, info.spec, path)
     try:
         state = load_file(str(path))
@@ -147,6 +162,7 @@ def load_module(path: str | Path, kind: str, device: str | torch.device = "cpu")
     if bad:
         raise InputFileError(f"weight shapes do not match the spec: {bad[0]} is {tuple(state[bad[0]].shape)}, "
                              f"spec needs {tuple(own[bad[0]].shape)}", path)
+    check_finite(state, path)
     module.load_state_dict(state, strict=True)
     return module.to(device).eval(), info
 

@@ -20,7 +20,7 @@ from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_
 from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
-from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
+from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.io.rundir import RunDir
 from ganctl.search.config import RUNTIME_KEYS, SearchConfig, validate
 from ganctl.search.fastpath import FastPath
@@ -108,9 +108,10 @@ def _run(cfg: SearchConfig, run: RunDir, device: torch.device, fast: FastPath, r
     start = 0
     if resume and run.path(CHECKPOINT).exists():
         state = load_checkpoint(run.path(CHECKPOINT), expect_kind="search")
-        strategy.load_state_dict(state["strategy"])
-        set_rng_state(state["rng"])
-        start = int(state["step"])
+        with restoring(run.path(CHECKPOINT)):
+            strategy.load_state_dict(state["strategy"])
+            set_rng_state(state["rng"])
+            start = int(state["step"])
         run.truncate_stats(start)
         truncate_history(run.path(HISTORY), start)
     else:  # a fresh run, or one killed before its first checkpoint: start over, as train does

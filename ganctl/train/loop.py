@@ -491,11 +491,13 @@ def train(
     try:
         trainer = Trainer(cfg, run, world, device, hooks or Hooks())
         if resume:
-            from ganctl.io.checkpoint import load_checkpoint
+            from ganctl.io.checkpoint import load_checkpoint, restoring
 
             ckpt_path = run.path(CHECKPOINT)
             if ckpt_path.exists():
-                trainer.load_state_dict(load_checkpoint(ckpt_path, expect_kind="train"))
+                state = load_checkpoint(ckpt_path, expect_kind="train")
+                with restoring(ckpt_path):
+                    trainer.load_state_dict(state)
                 if world.is_main:
                     run.truncate_stats(trainer.step)
             if world.is_main:
