@@ -138,10 +138,12 @@ def command(
                 raise UsageError("--resume DIR continues in DIR; drop --out (or give the same folder)")
             if preset is not None:
                 raise UsageError("--preset cannot be combined with --resume (the saved config is used)")
-            from ganctl.io.rundir import RunDir
-
             values["out"] = str(resume)
-            cfg = resume_config(RunDir.load_config(resume), values, allow_change or [])
+            from ganctl.io.configfile import load_saved_config
+            from ganctl.train.config import TrainConfig, validate
+
+            saved = load_saved_config(resume, TrainConfig, validate)
+            cfg = resume_config(saved, values, allow_change or [])
         else:
             if out is None:
                 raise UsageError("--out DIR is required (or --resume DIR)")

@@ -77,6 +77,11 @@ def _rank_policy(rank: str) -> tuple[str, Any]:
 
 
 def _check_config(cfg: CompressConfig) -> str:
+    from ganctl.models import limits
+
+    limits.check_finite_numbers(asdict(cfg))
+    limits.check_sizes(asdict(cfg))
+    limits.check_seed(cfg.seed)
     policy, _ = _rank_policy(cfg.rank)
     if cfg.method not in ("cp", "tucker"):
         raise UsageError(f"--method {cfg.method!r}: expected cp or tucker")
@@ -93,6 +98,28 @@ def _check_config(cfg: CompressConfig) -> str:
     if cfg.teacher_d and cfg.finetune_steps == 0:
         raise UsageError("--teacher-d only acts during fine-tuning; add --finetune-steps N")
     return policy
+
+
+# Flags a resume may change: where and how the run executes, not what it computes.
+RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every", "data_root"})
+
+
+def _check_resume_flags(cfg: CompressConfig) -> None:
+    """A resumed compression must use the saved flags: its plan and layers already hold the old ones."""
+    import os
+
+    from ganctl.io.configfile import load_saved_config
+
+    saved = load_saved_config(cfg.out, CompressConfig)
+    now = asdict(cfg)
+    changed = [k for k in now if k not in RUNTIME_KEYS and saved[k] != now[k]]
+    if "artifact" in changed and os.path.exists(saved["artifact"]) and os.path.exists(cfg.artifact) \
+            and os.path.samefile(saved["artifact"], cfg.artifact):
+        changed.remove("artifact")  # the same file named from another folder
+    if changed:
+        detail = ", ".join(f"{k} ({saved[k]!r} -> {now[k]!r})" for k in changed)
+        raise UsageError(f"--resume: the flags differ from the saved run in {detail}; resume with the "
+                         f"saved flags, or start over with --force")
 
 
 def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, Any]:
@@ -185,6 +212,8 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
     early_plan = None
     if policy != "auto" and not cfg.resume:  # bad ranks / plan files fail before the run folder exists
         early_plan, _, _, _ = choose_plan(cfg, G, layers, None, echo, None)
+    if cfg.resume:
+        _check_resume_flags(cfg)
     run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume)
     try:
         quality, quality_name = hooks.quality, hooks.quality_name

@@ -37,10 +37,8 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide shared runs from colleagues
-        finally:
-            os.close(fd)
+        os.close(fd)
+        mode = 0o666 & ~current_umask()  # what a plain open() would give; mkstemp's 0600 hides shared runs
     except OSError as e:
         raise RunDirError(f"cannot write here: {e.strerror or e}", path) from e
     tmp_path = Path(tmp)
@@ -48,6 +46,7 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         for hook in WRITE_HOOKS:  # run folders record what ganctl created (before the name exists)
             hook(path)
+        os.chmod(tmp_path, mode)  # after the writer: some (safetensors) recreate the file
         os.replace(tmp_path, path)
     except OSError as e:
         tmp_path.unlink(missing_ok=True)

@@ -26,7 +26,7 @@ _TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # atomic_target's mkst
 MANIFEST = ".ganctl-manifest"  # one relative path per line: every file ganctl created here
 # What a run folder made before manifests existed may hold; `--force` on such a folder removes only these.
 LEGACY_OUTPUTS = ("config.json", "stats.jsonl", "status.json", "checkpoint.pt", "generator.safetensors",
-                  "generator_best.safetensors", "discriminator.safetensors", "curves.png", "genotype.json",
+                  "best_generator.safetensors", "discriminator.safetensors", "curves.png", "genotype.json",
                   "alphas.json", "alphas_history.jsonl", "alphas.png", "ranks.json", "plan.json",
                   "size_vs_quality.png", "samples", "genotypes")
 INTERNAL = (LOCK, MANIFEST)
@@ -118,6 +118,8 @@ class RunDir:
             if finished and not reopen:
                 raise RunDirError("this run already finished; nothing to resume (use --force to start over)",
                                   self.root)
+            if finished:  # extending a finished run: it is unfinished again until the new end
+                (self.root / STATUS).unlink()
             return
         if is_run and self._has_work() and not force:
             what = "a finished run" if finished else "an unfinished run (use --resume to continue it)"

@@ -75,7 +75,9 @@ def alphas_document(strategy: Any, step: int) -> dict[str, Any]:
 
 def _resolve_resume(cfg: SearchConfig) -> SearchConfig:
     """The saved config wins, except for runtime keys (device, budget, logging cadence)."""
-    saved = SearchConfig.from_dict(RunDir.load_config(cfg.out))
+    from ganctl.io.configfile import load_saved_config
+
+    saved = SearchConfig.from_dict(load_saved_config(cfg.out, SearchConfig, validate))
     for key in RUNTIME_KEYS:
         setattr(saved, key, getattr(cfg, key))
     validate(saved)

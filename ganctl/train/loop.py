@@ -23,7 +23,7 @@ from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_
 from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
 from ganctl.io.rundir import RunDir
 from ganctl.train import ddp
-from ganctl.train.config import TrainConfig, eval_interval, total_steps
+from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
 from ganctl.train.ema import EMA
 from ganctl.train.sparse import SparseMasks, cosine_drop
 from ganctl.train.step import GANStep, StepModules
@@ -45,8 +45,15 @@ class Hooks:
 
 def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module]:
     """G from the genotype (a genotype for another resolution fails here), D from the flags."""
+    from ganctl.models import build_discriminator, build_generator
+
+    g_spec, d_spec = model_specs(cfg)
+    return build_generator(g_spec), build_discriminator(d_spec)
+
+
+def model_specs(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     from ganctl.genotype import load_genotype
-    from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
+    from ganctl.models import discriminator_spec, generator_spec
 
     genotype = load_genotype(cfg.genotype)
     init = derive_seed(cfg.seed, "init") % (1 << 31)
@@ -67,7 +74,7 @@ def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module]:
         scale=1.0 if cfg.d_norm == "sn" else cfg.bssn_scale,
         init_seed=init + 1,
     )
-    return build_generator(g_spec), build_discriminator(d_spec)
+    return g_spec, d_spec
 
 
 def _configure_determinism(cfg: TrainConfig, device: torch.device) -> None:
@@ -487,7 +494,13 @@ def train(
     _configure_determinism(cfg, device)
     if cfg.precision == "bf16" and device.type == "cpu" and not cfg.deterministic:
         pass  # allowed (slow on most CPUs); recorded in the config and summary
-    run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main)
+    from ganctl.models.limits import check_param_budget
+
+    for kind, spec in zip(("generator", "discriminator"), model_specs(cfg), strict=True):
+        check_param_budget(kind, spec)  # genotype and sizes fail here, before the run folder is claimed
+    # a finished run reopens only to be extended (--allow-change steps): an unchanged --resume is refused
+    extend = resume and bool(config_changes(RunDir.load_config(cfg.out), cfg.to_dict()))
+    run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main, reopen=extend)
     try:
         trainer = Trainer(cfg, run, world, device, hooks or Hooks())
         if resume:
