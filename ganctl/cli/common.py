@@ -18,7 +18,17 @@ from rich.console import Console
 from ganctl.errors import GanctlError, OutOfMemoryError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.")]
+
+
+def check_seed_flag(value: int | None) -> int | None:
+    """Seeds live in [0, 2**63) (torch.manual_seed's range): anything else is a usage error, exit 2."""
+    if value is not None and not 0 <= value < 1 << 63:
+        raise typer.BadParameter(f"{value} is outside [0, 2**63)")
+    return value
+
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.",
+                                      callback=check_seed_flag)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables (logs still written).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logging.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result as the last line.")]

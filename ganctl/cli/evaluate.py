@@ -87,9 +87,11 @@ def command(
         from ganctl.cli.common import load_cli_data
         from ganctl.device import resolve_device
         from ganctl.errors import RunDirError, UsageError
-        from ganctl.evaluate.api import evaluate_artifacts, evaluate_reference
+        from ganctl.evaluate.api import evaluate_reference
         from ganctl.io.artifact import load_generator
         from ganctl.io.atomic import atomic_write_json
+        from ganctl.io.rundir import lock_folder
+        from ganctl.models.limits import check_sizes
 
         weights = inception_weights or os.environ.get("GANCTL_INCEPTION_WEIGHTS") or None
         dev = resolve_device(device)
@@ -113,9 +115,10 @@ def command(
             raise UsageError("give at least one generator artifact (or --real-only)")
         if seeds <= 0:
             raise UsageError(f"--seeds must be positive, got {seeds}")
+        check_sizes({"seeds": seeds, "batch_size": batch_size, "num_samples": num_samples,
+                     "num_reference": num_reference})
         target = out / "metrics.json"
-        if target.exists() and not force:
-            raise RunDirError("metrics.json exists; pass --force to overwrite or choose another --out", target)
+        _check_target(target, force)
         loaded = [(p, *load_generator(p, dev)) for p in artifacts]
         res = {int(G.resolution) for _, G, _ in loaded}
         if len(res) > 1:
@@ -124,6 +127,25 @@ def command(
         if resolution is not None and resolution != model_res:
             raise UsageError(f"--resolution {resolution} differs from the artifacts' {model_res} px")
         d = load_cli_data(data, data_root, model_res)
+        if out.exists() and not out.is_dir():
+            raise RunDirError("--out exists and is not a folder", out)
+        lock = lock_folder(out)  # a second evaluate into this --out is refused, not silently lost
+        try:
+            _check_target(target, force)  # again, now that no one else can write here
+            result = _score(loaded, d, dev, weights, log)
+            atomic_write_json(target, result)
+        finally:
+            lock.close()
+        if not g.quiet:
+            g.console.print(_table(result))
+        return {
+            "output": str(target),
+            "metrics": {r["name"]: {k: v.get("mean") for k, v in r["metrics"].items()} for r in result["artifacts"]},
+        }
+
+    def _score(loaded: list, d: object, dev: object, weights: str | None, log: object) -> dict:
+        from ganctl.evaluate.api import evaluate_artifacts
+
         result = evaluate_artifacts(
             [(name, G, info) for name, (_, G, info) in zip(_short_names(artifacts), loaded, strict=True)],
             d,
@@ -144,15 +166,19 @@ def command(
             row["path"] = str(p)
             row["params"] = info.num_params
             row["nonzero_params"] = info.nonzero_params
-        atomic_write_json(target, result)
-        if not g.quiet:
-            g.console.print(_table(result))
-        return {
-            "output": str(target),
-            "metrics": {r["name"]: {k: v.get("mean") for k, v in r["metrics"].items()} for r in result["artifacts"]},
-        }
+        return result
 
     run(g, body)
+
+
+def _check_target(target: Path, force: bool) -> None:
+    from ganctl.errors import RunDirError
+
+    if os.path.lexists(target):
+        if not target.is_file() or target.is_symlink():
+            raise RunDirError("metrics.json exists and is not a regular file; choose another --out", target)
+        if not force:
+            raise RunDirError("metrics.json exists; pass --force to overwrite or choose another --out", target)
 
 
 def _short_names(paths: list[Path]) -> list[str]:

@@ -27,6 +27,9 @@ def command(
     channels_last: Annotated[
         bool, typer.Option("--channels-last", help="channels_last memory format (GPU fast path).")
     ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --grid/--npz/--out-dir file ganctl did not write.")
+    ] = False,
     compile: Annotated[
         bool, typer.Option("--compile", help="torch.compile the generator (pays off for large --num).")
     ] = False,
@@ -37,6 +40,9 @@ def command(
     json_out: JsonOpt = False,
 ) -> None:
     """Generate images: a grid, a folder of PNGs or an .npz; deterministic for a --seed at any batch size.
+
+    An existing --grid/--npz file (or numbered PNG in --out-dir) is replaced only when ganctl wrote it
+    (its PNG text tag or .npz comment says so) or with --overwrite.
 
     Example:
 
@@ -50,11 +56,14 @@ def command(
 
     def body() -> dict:
         from ganctl.device import resolve_device
-        from ganctl.errors import UsageError
+        from ganctl.errors import RunDirError, UsageError
         from ganctl.evaluate.generate import check_precision, generate_uint8
         from ganctl.evaluate.sample import interpolate as interp
         from ganctl.evaluate.sample import sample_to_dir, sample_to_npz, save_grid
         from ganctl.io.artifact import load_generator
+        from ganctl.io.outputs import check_output_file
+        from ganctl.io.rundir import lock_folder
+        from ganctl.models.limits import MAX_SAMPLES, check_sizes
 
         targets = [t for t in (grid, out_dir, npz) if t is not None]
         if len(targets) != 1:
@@ -68,8 +77,18 @@ def command(
         if grid is not None and grid.suffix.lower() != ".png":
             raise UsageError(f"--grid {grid}: the grid is written as PNG; name it *.png")
         check_precision(precision)
+        check_sizes({"num": num, "batch_size": batch_size, "nrow": nrow})
+        if interpolate and num * interpolate > MAX_SAMPLES:
+            raise UsageError(f"--num {num} × --interpolate {interpolate} is more than {MAX_SAMPLES:,} images")
         dev = resolve_device(device)
-        G, info = load_generator(artifact, dev)
+        G, info = load_generator(artifact, dev)  # before any output is touched
+        lock = None
+        if out_dir is not None:
+            if out_dir.exists() and not out_dir.is_dir():
+                raise RunDirError("--out-dir exists and is not a folder", out_dir)
+            lock = lock_folder(out_dir)  # one writer per folder
+        else:
+            check_output_file(grid if grid is not None else npz, overwrite, "--grid" if grid is not None else "--npz")
         if interpolate:
             images = interp(G, interpolate, seed, num_pairs=num, device=dev, batch_size=batch_size, precision=precision)
             path = save_grid(images, grid, nrow=interpolate)
@@ -78,7 +97,10 @@ def command(
             images = generate_uint8(G, num, seed, batch_size, dev, precision, channels_last, compile)
             path, count = save_grid(images, grid, nrow=nrow), num
         elif out_dir is not None:
-            paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision)
+            try:
+                paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision, overwrite=overwrite)
+            finally:
+                lock.close()
             path, count = out_dir, len(paths)
         else:
             path, count = sample_to_npz(G, num, seed, npz, dev, batch_size, precision), num

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ganctl.cli.common import DeviceOpt, Globals, JsonOpt, QuietOpt, VerboseOpt, run
+from ganctl.cli.common import DeviceOpt, Globals, JsonOpt, QuietOpt, VerboseOpt, check_seed_flag, run
 
 
 def _opt(*names: str, help: str) -> Any:  # noqa: A002 - typer's keyword
@@ -101,7 +101,8 @@ def command(
     dgl_weight: Annotated[float | None, _opt("--dgl-weight", help="DGL α (default 0.1).")] = None,
     device: DeviceOpt = "auto",
     seed: Annotated[
-        int | None, _opt("--seed", help="Master seed; per-purpose streams derive from it.")
+        int | None, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.",
+                                 show_default=False, callback=check_seed_flag)
     ] = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,

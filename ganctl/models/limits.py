@@ -35,7 +35,8 @@ FLAG_BOUNDS: dict[str, tuple[int, int]] = {
     "latent_dim": (1, MAX_LATENT), "d_out_dim": (1, MAX_OUT_DIM), "resolution": (1, MAX_RESOLUTION),
     "batch_size": (1, MAX_BATCH), "num": (1, MAX_SAMPLES), "num_samples": (1, MAX_SAMPLES),
     "num_reference": (1, MAX_SAMPLES), "eval_samples": (1, MAX_SAMPLES), "probe_samples": (1, MAX_SAMPLES),
-    "grid_size": (1, 4096), "steps": (1, MAX_STEPS), "finetune_steps": (0, MAX_STEPS), "seeds": (1, 1000),
+    "grid_size": (1, 4096), "nrow": (1, MAX_BATCH), "steps": (1, MAX_STEPS), "finetune_steps": (0, MAX_STEPS),
+    "seeds": (1, 1000),
     "n_critic": (1, 1000), "fit_iters": (1, 100_000), "max_images": (1, MAX_SAMPLES),
 }
 
