@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 from ganctl.io.atomic import current_umask
 
-LOADER_VERSION = "1"
+LOADER_VERSION = "2"  # 2: high-bit-depth images rescaled, not clipped
 
 
 def cache_root() -> Path:
