@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from ganctl.errors import InputFileError
 from ganctl.io.safeio import MAX_JSON_DEPTH, check_regular, json_depth, parse_json, read_bytes, read_json
+
 from ._hardening import no_hang
 from ._support import report_line
 
