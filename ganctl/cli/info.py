@@ -33,8 +33,14 @@ def command(
         described = [describe(p) for p in paths]
         if not g.json:
             out = Console()  # info's answer is its output: stdout
+            out.on_broken_pipe = _reader_gone  # type: ignore[method-assign]  # run() exits quietly
             for d in described:
                 out.print(Pretty(d)) if not g.quiet else print(json.dumps(d, default=str))
         return {"items": described}
 
     run(g, body)
+
+
+def _reader_gone() -> None:
+    """Rich would exit 1 on a closed pipe; hand it to run(), which stops quietly with 0 like `emit` does."""
+    raise BrokenPipeError
