@@ -155,10 +155,13 @@ def builtin_genotypes() -> dict[str, Genotype]:
     return {name: _read(BUILTIN_DIR / f"{name}.json") for name in builtin_names()}
 
 
+MAX_GENOTYPE_BYTES = 1 << 20  # a genotype is a few KB; it travels inside every artifact's header
+
+
 def _read(path: Path) -> Genotype:
     from ganctl.io.safeio import read_json
 
-    return parse_genotype(read_json(path, what="genotype"), str(path))
+    return parse_genotype(read_json(path, what="genotype", max_bytes=MAX_GENOTYPE_BYTES), str(path))
 
 
 def load_genotype(path_or_name: str | Path) -> Genotype:

@@ -214,7 +214,8 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         early_plan, _, _, _ = choose_plan(cfg, G, layers, None, echo, None)
     if cfg.resume:
         _check_resume_flags(cfg)
-    run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume)
+    run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume,
+                      inputs=(cfg.artifact, cfg.teacher_d, Path(cfg.artifact).with_name("discriminator.safetensors")))
     try:
         quality, quality_name = hooks.quality, hooks.quality_name
         if quality is None and data is not None:

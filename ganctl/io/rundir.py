@@ -29,6 +29,7 @@ LEGACY_OUTPUTS = ("config.json", "stats.jsonl", "status.json", "checkpoint.pt", 
                   "best_generator.safetensors", "discriminator.safetensors", "curves.png", "genotype.json",
                   "alphas.json", "alphas_history.jsonl", "alphas.png", "ranks.json", "plan.json",
                   "size_vs_quality.png", "samples", "genotypes")
+LEGACY_FOLDERS = {"samples": "step-*.png", "genotypes": "step-*.json"}
 INTERNAL = (LOCK, MANIFEST)
 
 
@@ -55,7 +56,7 @@ class RunDir:
 
     @classmethod
     def open(cls, out: str | Path, config: dict[str, Any], *, force: bool = False, resume: bool = False,
-             write: bool = True, reopen: bool = False) -> RunDir:
+             write: bool = True, reopen: bool = False, inputs: tuple[str | Path | None, ...] = ()) -> RunDir:
         """Claim `out` for this process. `write=False` (non-zero DDP ranks) only reads.
 
         `reopen=True` lets `resume` continue a finished run (extending it with more steps).
@@ -70,7 +71,7 @@ class RunDir:
         try:
             run._created = run._read_manifest()
             WRITE_HOOKS.append(run._record)
-            run._claim(config, force=force, resume=resume, reopen=reopen)
+            run._claim(config, force=force, resume=resume, reopen=reopen, inputs=inputs)
         except BaseException:
             run.close()
             raise
@@ -107,7 +108,8 @@ class RunDir:
         names = {p.name for p in self.root.iterdir()} if legacy else self._created
         return any(n not in (CONFIG, *INTERNAL) and (self.root / n).exists() for n in names)
 
-    def _claim(self, config: dict[str, Any], *, force: bool, resume: bool, reopen: bool = False) -> None:
+    def _claim(self, config: dict[str, Any], *, force: bool, resume: bool, reopen: bool = False,
+               inputs: tuple[str | Path | None, ...] = ()) -> None:
         is_run = self._is_run()
         if is_run:  # only inside a ganctl run folder: never sweep a folder we did not create
             self._drop_stale_temps()
@@ -128,25 +130,33 @@ class RunDir:
             raise RunDirError("--force refused: --out is not a ganctl run folder (no config.json), so its "
                               "files are not ganctl's to delete; choose another --out", self.root)
         if is_run:
+            self._refuse_inputs(inputs)
             self._remove_created()
         atomic_write_json(self.root / CONFIG, config)
 
+    def _doomed(self) -> list[Path]:
+        if (self.root / MANIFEST).is_file():
+            return [self.root / n for n in sorted(self._created)]
+        return [self.root / n for n in LEGACY_OUTPUTS if (self.root / n).exists()]
+
+    def _refuse_inputs(self, inputs: tuple[str | Path | None, ...]) -> None:
+        """Starting over here would delete a file this very command reads (compress --out its own parent)."""
+        mine = [os.path.realpath(p) for p in inputs if p is not None and os.path.exists(p)]
+        for target in self._doomed():
+            real = os.path.realpath(target)
+            if any(m == real or m.startswith(real + os.sep) for m in mine):
+                raise RunDirError(f"--out holds this command's input {target.name}; starting over would delete "
+                                  "it, so choose another --out", self.root)
+
     def _remove_created(self) -> None:
         """Delete exactly the files ganctl wrote here (manifest, or the legacy names); user files stay."""
-        if (self.root / MANIFEST).is_file():
-            names = sorted(self._created)
-        else:
-            names = [n for n in LEGACY_OUTPUTS if (self.root / n).exists()]
         folders: set[Path] = set()
-        for name in names:
-            target = self.root / name
-            if target.is_dir() and not target.is_symlink() and name in LEGACY_OUTPUTS:
-                for p in sorted(target.rglob("*"), reverse=True):  # legacy: samples/, genotypes/
+        for target in self._doomed():
+            name = target.relative_to(self.root).as_posix()
+            if target.is_dir() and not target.is_symlink() and name in LEGACY_FOLDERS:
+                for p in target.glob(LEGACY_FOLDERS[name]):  # legacy: only ganctl's step-NNNNNN files
                     if p.is_file() or p.is_symlink():
                         p.unlink()
-                    elif p.is_dir():
-                        with contextlib.suppress(OSError):
-                            p.rmdir()
                 folders.add(target)
             elif target.is_file() or target.is_symlink():
                 target.unlink()

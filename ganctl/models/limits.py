@@ -7,6 +7,7 @@ before the real module is built.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ MAX_OUT_DIM = 4096
 MAX_RESOLUTION = 1024
 MAX_CELLS = 16
 MAX_OPS = 64
+MAX_SPEC_CHARS = 1 << 20  # a spec (genotype included) is a few KB; it must fit a safetensors header
 MAX_PARAMS = 1_000_000_000  # 4 GB of fp32 weights: far past any model this tool trains
 MAX_BATCH = 65_536
 MAX_SAMPLES = 10_000_000
@@ -103,6 +105,12 @@ def check_spec(kind: str, spec: Any) -> None:
     """Bounds on every size a generator/discriminator spec declares (SpecError, exit 5)."""
     if not isinstance(spec, dict):
         raise SpecError(f"{kind} spec must be a JSON object")
+    try:
+        size = len(json.dumps(spec, default=str))
+    except (TypeError, ValueError, RecursionError) as e:
+        raise SpecError(f"{kind} spec is not plain JSON ({type(e).__name__})") from None
+    if size > MAX_SPEC_CHARS:
+        raise SpecError(f"{kind} spec is {size:,} characters of JSON, more than the {MAX_SPEC_CHARS:,} allowed")
     _int_in(spec, "width", 1, MAX_WIDTH, kind)
     _int_in(spec, "resolution", 1, MAX_RESOLUTION, kind)
     _int_in(spec, "init_seed", 0, SEED_LIMIT - 1, kind)

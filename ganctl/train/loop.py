@@ -500,7 +500,8 @@ def train(
         check_param_budget(kind, spec)  # genotype and sizes fail here, before the run folder is claimed
     # a finished run reopens only to be extended (--allow-change steps): an unchanged --resume is refused
     extend = resume and bool(config_changes(RunDir.load_config(cfg.out), cfg.to_dict()))
-    run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main, reopen=extend)
+    run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main, reopen=extend,
+                      inputs=(cfg.genotype, cfg.teacher_d))
     try:
         trainer = Trainer(cfg, run, world, device, hooks or Hooks())
         if resume:

@@ -83,6 +83,11 @@ def world(tmp_path_factory):
     atomic_write_json(w / "cmp" / "config.json", dataclasses.asdict(
         CompressConfig(artifact=str(good), out=str(w / "cmp"), rank="2", device="cpu")))
     (w / "locked").mkdir()
+    from ganctl.io.rundir import RunDir
+
+    with RunDir.open(w / "parentrun", {"command": "train"}) as run:  # a finished ganctl run holding the input
+        write_tiny_artifact(run.path("generator.safetensors"))
+        run.finish({})
     return w
 
 
@@ -138,6 +143,8 @@ TABLE = [
      "--penalty"),
     ("compress-force-userdir", ["compress", "{w}/" + G, "--rank", "2", "--force", "--out", "{w}/userdir", *CPU],
      6, "userdir"),
+    ("compress-force-own-parent", ["compress", "{w}/parentrun/" + G, "--rank", "2", "--force", "--out",
+                                   "{w}/parentrun", *CPU], 6, "generator.safetensors"),
     ("compress-resume-changed", ["compress", "{w}/" + G, "--rank", "3", "--resume", "--out", "{w}/cmp", *CPU], 2,
      "rank"),
 ]
