@@ -143,7 +143,7 @@ TABLE = [
      "--penalty"),
     ("compress-force-userdir", ["compress", "{w}/" + G, "--rank", "2", "--force", "--out", "{w}/userdir", *CPU],
      6, "userdir"),
-    ("compress-force-own-parent", ["compress", "{w}/parentrun/" + G, "--rank", "2", "--force", "--out",
+    ("compress-force-own-parent", ["compress", "{w}/parentrun/generator.safetensors", "--rank", "2", "--force", "--out",
                                    "{w}/parentrun", *CPU], 6, "generator.safetensors"),
     ("compress-resume-changed", ["compress", "{w}/" + G, "--rank", "3", "--resume", "--out", "{w}/cmp", *CPU], 2,
      "rank"),
