@@ -20,7 +20,7 @@ STATS = "stats.jsonl"
 STATUS = "status.json"
 LOCK = ".ganctl.lock"
 MAX_JSONL_BYTES = 1 << 30
-_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # atomic_target's mkstemp names
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")  # atomic_target's names: .NAME.RANDOM.tmp
 
 
 MANIFEST = ".ganctl-manifest"  # one relative path per line: every file ganctl created here
