@@ -59,7 +59,8 @@ def check_sizes(values: dict[str, Any]) -> None:
             continue
         lo, hi = FLAG_BOUNDS[name]
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise UsageError(f"{flag(name)} {value!r}: must be an integer in [{lo}, {hi:,}]")
+            what = f"a positive integer, at most {hi:,}" if lo == 1 else f"an integer in [{lo}, {hi:,}]"
+            raise UsageError(f"{flag(name)} {value!r}: must be {what}")
 
 
 def check_finite_numbers(values: dict[str, Any]) -> None:
