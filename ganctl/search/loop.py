@@ -96,6 +96,9 @@ def run_search(cfg: SearchConfig, *, resume: bool = False, force: bool = False,
     validate(cfg)
     device = resolve_device(cfg.device)
     fast = FastPath.choose(device, cfg.precision, cfg.channels_last, cfg.compile)
+    from ganctl.data.preflight import check_data_arg
+
+    check_data_arg(cfg.data)  # a bad --data fails before the run folder is claimed
     run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume)
     try:
         return _run(cfg, run, device, fast, resume, progress, stop_after)

@@ -124,6 +124,10 @@ TABLE = [
     ("train-beta", [*TINY, "--beta2", "1.5", "--out", "{w}/t1"], 2, "--beta2"),
     ("train-lr-nan", [*TINY, "--lr-g", "nan", "--out", "{w}/t1"], 2, "--lr-g"),
     ("train-seed", [*TINY, "--seed", str(2**64), "--out", "{w}/t1"], 2, "--seed"),
+    ("train-data-missing", [*TINY, "--data", "folder:{w}/no-such-folder", "--out", "{w}/t2"], 4, "no-such-folder"),
+    ("train-data-fifo", [*TINY, "--data", "npz:{w}/pipe.json", "--out", "{w}/t2"], 4, "pipe.json"),
+    ("search-data-missing", ["search", "--preset", "tiny", "--data", "folder:{w}/nope", "--out", "{w}/s2", *CPU], 4,
+     "nope"),
     ("train-force-userdir", [*TINY, "--force", "--out", "{w}/userdir"], 6, "userdir"),
     ("train-resume-badtype", ["train", "--resume", "{w}/badtype", *CPU], 3, "badtype/config.json"),
     ("train-resume-missingkey", ["train", "--resume", "{w}/missingkey", *CPU], 3, "missingkey/config.json"),
@@ -163,6 +167,8 @@ def test_bad_input_table(world, row):
         if lock is not None:
             lock.close()
     err = res.stderr + res.output
+    if code != 6:  # failed before the claim: no run folder was created
+        assert not any((world / d).exists() for d in ("t1", "t2", "s1", "s2", "c1")), err
     assert res.exit_code == code, err[-800:]
     assert "internal error" not in err and "Traceback" not in err
     assert named in err, err[-800:]
