@@ -135,9 +135,14 @@ class RunDir:
         atomic_write_json(self.root / CONFIG, config)
 
     def _doomed(self) -> list[Path]:
+        """What `--force` removes: the manifest's files (or legacy names), never anything outside the folder."""
         if (self.root / MANIFEST).is_file():
-            return [self.root / n for n in sorted(self._created)]
-        return [self.root / n for n in LEGACY_OUTPUTS if (self.root / n).exists()]
+            names = sorted(self._created)
+        else:
+            names = [n for n in LEGACY_OUTPUTS if (self.root / n).exists()]
+        root = os.path.realpath(self.root)
+        return [self.root / n for n in names  # a symlinked folder must not lead the deletion elsewhere
+                if _inside(os.path.realpath((self.root / n).parent), root)]
 
     def _refuse_inputs(self, inputs: tuple[str | Path | None, ...]) -> None:
         """Starting over here would delete a file this very command reads (compress --out its own parent)."""
@@ -258,3 +263,7 @@ def _safe_relative(name: str) -> bool:
     """A manifest line may only name something inside the run folder."""
     p = Path(name)
     return not p.is_absolute() and ".." not in p.parts
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

@@ -105,6 +105,20 @@ def test_legacy_run_without_manifest_keeps_unknown_files(tmp_path):
     assert not (tmp_path / "stats.jsonl").exists()
 
 
+def test_force_never_follows_a_symlink_out_of_the_folder(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.bin").write_bytes(b"keep")
+    run = tmp_path / "run"
+    _ganctl_run(run)
+    (run / "link").symlink_to(outside, target_is_directory=True)
+    with open(run / MANIFEST, "a") as f:  # a tampered manifest naming a file through the link
+        f.write("link/precious.bin\n../outside/precious.bin\n" + str(outside / "precious.bin") + "\n")
+    with RunDir.open(run, {"command": "again"}, force=True):
+        pass
+    assert (outside / "precious.bin").read_bytes() == b"keep"
+
+
 def test_one_lock_per_folder(tmp_path):
     held = lock_folder(tmp_path)
     try:
