@@ -497,16 +497,10 @@ def train(
     _configure_determinism(cfg, device)
     if cfg.precision == "bf16" and device.type == "cpu" and not cfg.deterministic:
         pass  # allowed (slow on most CPUs); recorded in the config and summary
-    from ganctl.data.preflight import check_data_arg
-    from ganctl.io.safeio import check_regular
-    from ganctl.models.limits import check_param_budget
+    from ganctl.train.preflight import check_inputs
 
-    check_data_arg(cfg.data)  # inputs fail before the run folder is claimed
-    if cfg.teacher_d:
-        check_regular(cfg.teacher_d, what="--teacher-d file")
-    if build_models is _REAL_BUILD_MODELS:  # a replaced builder (tests' stand-ins) brings its own specs
-        for kind, spec in zip(("generator", "discriminator"), model_specs(cfg), strict=True):
-            check_param_budget(kind, spec)  # genotype and sizes fail here, before the run folder is claimed
+    # inputs fail before the run folder is claimed; a replaced builder (tests' stand-ins) brings its own specs
+    check_inputs(cfg, model_specs if build_models is _REAL_BUILD_MODELS else None)
     # a finished run reopens only to be extended (--allow-change steps): an unchanged --resume is refused
     extend = resume and bool(config_changes(RunDir.load_config(cfg.out), cfg.to_dict()))
     run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main, reopen=extend,
