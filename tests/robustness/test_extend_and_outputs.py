@@ -62,3 +62,29 @@ def test_sample_replaces_its_own_files_but_not_the_users(tmp_path):
     res = runner.invoke(app, ["sample", str(g), "-n", "3", "--out-dir", str(out_dir), "--device", "cpu"])
     assert res.exit_code == 6 and "000001.png" in res.output
     assert (out_dir / "000001.png").read_bytes() == b"user's picture" and not (out_dir / "000000.png").exists()
+
+
+def test_two_evaluates_into_one_out_never_lose_a_result(tmp_path):
+    """Two concurrent `evaluate` runs into one --out: one writes metrics.json, the other is refused (exit 6)."""
+    import json
+    import subprocess
+    import sys
+
+    from ._support import ROOT, cli_env
+
+    g = write_tiny_artifact(tmp_path / "g.safetensors")
+    out = tmp_path / "ev"
+    args = [sys.executable, "-m", "ganctl", "evaluate", str(g), "--data", "shapes", "--extractor", "randconv",
+            "--num-samples", "16", "--num-reference", "16", "--no-cost", "--device", "cpu", "--quiet", "--json",
+            "--out", str(out)]
+    procs = [subprocess.Popen(args, cwd=ROOT, env=cli_env(tmp_path / "cache"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    codes = sorted(r[0] for r in results)
+    assert codes == [0, 6], results
+    winner = next(r for r in results if r[0] == 0)
+    loser = next(r for r in results if r[0] == 6)
+    assert "ev" in loser[2] and ("another ganctl process" in loser[2] or "metrics.json exists" in loser[2])
+    written = json.loads((out / "metrics.json").read_text())
+    assert json.loads(winner[1].splitlines()[-1])["output"] == str(out / "metrics.json")
+    assert written["artifacts"][0]["path"] == str(g)
