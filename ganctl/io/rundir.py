@@ -120,9 +120,7 @@ class RunDir:
             if finished and not reopen:
                 raise RunDirError("this run already finished; nothing to resume (use --force to start over)",
                                   self.root)
-            if finished:  # extending a finished run: it is unfinished again until the new end
-                (self.root / STATUS).unlink()
-            return
+            return  # a reopened finished run stays finished until the caller has restored it (mark_unfinished)
         if is_run and self._has_work() and not force:
             what = "a finished run" if finished else "an unfinished run (use --resume to continue it)"
             raise RunDirError(f"--out holds {what}; pass --force to overwrite", self.root)
@@ -204,6 +202,10 @@ class RunDir:
     def truncate_stats(self, after_step: int, key: str = "step") -> None:
         """On resume, drop lines logged after the checkpoint so the log matches the restored state."""
         truncate_jsonl(self.root / STATS, after_step, key)
+
+    def mark_unfinished(self) -> None:
+        """An extended finished run is unfinished again until its new end (called once its state is restored)."""
+        (self.root / STATUS).unlink(missing_ok=True)
 
     def finish(self, summary: dict[str, Any]) -> None:
         atomic_write_json(self.root / STATUS, {"finished": True, "time": time.time(), **summary})

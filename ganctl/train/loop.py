@@ -521,6 +521,7 @@ def train(
                 from ganctl.io.atomic import atomic_write_json
 
                 atomic_write_json(run.path("config.json"), cfg.to_dict())  # allowed changes recorded
+                run.mark_unfinished()  # an extended finished run: unfinished until its new end
         return trainer.fit()
     except GanctlError:
         raise

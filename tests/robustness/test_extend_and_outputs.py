@@ -25,6 +25,10 @@ def test_train_help_example_extends_a_finished_run(tmp_path):
     (out / "notes.txt").write_text("mine")
     res = runner.invoke(app, ["train", "--resume", str(out), "--quiet"])
     assert res.exit_code == 6 and "already finished" in res.output  # nothing changed: nothing to do
+    before = tree_hashes(out)
+    res = runner.invoke(app, ["train", "--resume", str(out), "--steps", "1", "--allow-change", "steps", "--quiet"])
+    assert res.exit_code == 2 and "past the 1 steps" in res.output  # shrinking is refused...
+    assert tree_hashes(out) == before  # ...and leaves the finished run as it was
     res = runner.invoke(app, ["train", "--resume", str(out), "--steps", "3", "--allow-change", "steps", "--quiet"])
     assert res.exit_code == 0, res.output
     assert load_checkpoint(out / "checkpoint.pt", "train")["step"] == 3
