@@ -58,3 +58,14 @@ class TrainingDivergedError(GanctlError):
     """A loss became NaN/Inf; the last good checkpoint is kept."""
 
     exit_code = 8
+
+
+class OutOfMemoryError(GanctlError):
+    """The host or the accelerator ran out of memory (a size too big for the machine)."""
+
+    exit_code = 9
+
+
+EXIT_CODES = {cls.exit_code: cls.__name__ for cls in (UsageError, InputFileError, DataError, SpecError, RunDirError,
+                                                      WeightsUnavailableError, TrainingDivergedError,
+                                                      OutOfMemoryError)}

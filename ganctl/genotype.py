@@ -12,7 +12,6 @@ the op lists they index (the codebases disagree), so ``import_index_matrix`` dem
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,14 +155,13 @@ def builtin_genotypes() -> dict[str, Genotype]:
     return {name: _read(BUILTIN_DIR / f"{name}.json") for name in builtin_names()}
 
 
+MAX_GENOTYPE_BYTES = 1 << 20  # a genotype is a few KB; it travels inside every artifact's header
+
+
 def _read(path: Path) -> Genotype:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputFileError(f"cannot read genotype: {exc.strerror or exc}", path) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"not valid JSON: {exc}", path) from exc
-    return parse_genotype(data, str(path))
+    from ganctl.io.safeio import read_json
+
+    return parse_genotype(read_json(path, what="genotype", max_bytes=MAX_GENOTYPE_BYTES), str(path))
 
 
 def load_genotype(path_or_name: str | Path) -> Genotype:

@@ -5,7 +5,6 @@ examples/pipeline.sh lays them out; missing stages are skipped, not faked).
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ganctl.genotype import Genotype, load_genotype  # noqa: E402
 from ganctl.io.atomic import atomic_target, atomic_write_text  # noqa: E402
+from ganctl.io.safeio import read_json_object  # noqa: E402
 
 # node positions of one AdversarialNAS generator cell, left to right; edges to the output bow outwards
 _NODE_XY = {"in": (0.0, 0.5), "n0": (1.0, 0.9), "n1": (1.0, 0.1), "n2": (2.2, 0.5), "n3": (3.4, 0.5)}
@@ -128,7 +128,7 @@ def write_report(root: str | Path) -> Path:
             lines += [f"Learned PMish β ({len(betas)} activations, range {lo:.3f} – {hi:.3f}):", "",
                       f"![PMish beta]({_rel(beta_png, root)})", ""]
     if (compress / "ranks.json").exists():
-        ranks = json.loads((compress / "ranks.json").read_text())
+        ranks = read_json_object(compress / "ranks.json", what="ranks.json")
         lines += ["## Compression", ""]
         summary = {k: v for k, v in ranks.items() if not isinstance(v, (list, dict))}
         if summary:
@@ -138,7 +138,7 @@ def write_report(root: str | Path) -> Path:
     metrics_file = root / "evaluate" / "metrics.json"
     if metrics_file.exists():
         lines += ["## Evaluation", "", f"Full protocol in `{_rel(metrics_file, root)}`.", ""]
-        lines += _metrics_table(json.loads(metrics_file.read_text()))
+        lines += _metrics_table(read_json_object(metrics_file, what="metrics.json"))
     pictures = sorted((root / "sample").glob("*.png")) if (root / "sample").is_dir() else []
     if pictures:
         lines += ["## Samples", ""] + [f"`{p.name}`: ![{p.stem}]({_rel(p, root)})" for p in pictures] + [""]
@@ -190,7 +190,7 @@ def summary(root: str | Path, seconds: float | None = None) -> str:
         lines.append(f"  compression           {a:,} -> {b:,} parameters ({b / a:.1%} of dense)")
     metrics_file = root / "evaluate" / "metrics.json"
     if metrics_file.exists():
-        for row in json.loads(metrics_file.read_text()).get("artifacts", []):
+        for row in read_json_object(metrics_file, what="metrics.json").get("artifacts", []):
             vals = ", ".join(f"{k} {v['mean']:.3f}" for k, v in row.get("metrics", {}).items() if "mean" in v)
             lines.append(f"  {row.get('name', '?'):<21} {vals}")
     pictures = [p for p in (root / "report.md", root / "sample" / "grid.png", root / "sample" / "interpolation.png")

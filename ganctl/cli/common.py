@@ -15,10 +15,20 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ganctl.errors import GanctlError
+from ganctl.errors import GanctlError, OutOfMemoryError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.")]
+
+
+def check_seed_flag(value: int | None) -> int | None:
+    """Seeds live in [0, 2**63) (torch.manual_seed's range): anything else is a usage error, exit 2."""
+    if value is not None and not 0 <= value < 1 << 63:
+        raise typer.BadParameter(f"{value} is outside [0, 2**63)")
+    return value
+
+
+SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.",
+                                      callback=check_seed_flag)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables (logs still written).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logging.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result as the last line.")]
@@ -49,26 +59,57 @@ def run(g: Globals, body: Callable[[], dict[str, Any] | None]) -> None:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\..*")
         warnings.filterwarnings("ignore", category=FutureWarning)
     try:
-        result = body()
-    except GanctlError as e:
-        if g.verbose:
-            traceback.print_exc()
-        _fail(str(e), e.exit_code, g)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130, g)
-    except MemoryError:
-        _fail("out of memory (try a smaller --batch-size)", 9, g)
-    except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a clear line
-        if g.verbose:
-            traceback.print_exc()
-        name = type(e).__name__
-        if "out of memory" in str(e).lower():
-            _fail(f"out of memory on the device ({name}); try a smaller --batch-size", 9, g)
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        _fail(f"internal error: {name}: {first[:200]} (rerun with --verbose for the traceback)", 70, g)
-    else:
-        if result is not None and _is_rank_zero():
-            emit(result, g)
+        try:
+            result = body()
+        except GanctlError as e:
+            if g.verbose:
+                traceback.print_exc()
+            _fail(str(e), e.exit_code, g)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130, g)
+        except BrokenPipeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the one place that turns bugs into a clear line
+            if g.verbose:
+                traceback.print_exc()
+            oom = out_of_memory_message(e)
+            if oom is not None:
+                _fail(oom, OutOfMemoryError.exit_code, g)
+            name = type(e).__name__
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            _fail(f"internal error: {name}: {first[:200]} (rerun with --verbose for the traceback)", 70, g)
+        else:
+            if result is not None and _is_rank_zero():
+                emit(result, g)
+                sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+
+
+_OOM_TEXT = ("out of memory", "not enough memory", "defaultcpuallocator", "cannot allocate memory",
+             "can't allocate memory", "failed to allocate")
+
+
+def out_of_memory_message(e: BaseException) -> str | None:
+    """One line naming the cause when `e` is an out-of-memory failure (host or device), else None."""
+    import torch
+
+    text = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+    if isinstance(e, torch.OutOfMemoryError):
+        return f"out of memory on the accelerator ({text}); try a smaller --batch-size or model"
+    if isinstance(e, MemoryError) or (isinstance(e, RuntimeError) and any(t in text.lower() for t in _OOM_TEXT)):
+        return f"out of host memory ({text}); try a smaller --batch-size, --num or model"
+    return None
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of our stdout went away (`| head`): stop quietly, as a well-behaved filter does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+    except OSError:
+        pass
+    raise typer.Exit(0)
 
 
 def _fail(message: str, code: int, g: Globals) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import typer
 
 from ganctl.errors import InputFileError, UsageError
+from ganctl.io.safeio import parse_json, read_bytes
 
 # Rich help panels, in the order a newcomer reads them (design brief: data, model, loss, optimiser,
 # schedule, speed, output).
@@ -33,20 +34,21 @@ PrintConfigOpt = typer.Option(
 
 def read_config_file(path: Path, known: set[str], command: str) -> dict[str, Any]:
     """Settings from a .json or .toml file; unknown keys are a usage error naming key and file."""
-    if not path.is_file():
+    if not path.exists():
         raise InputFileError("config file not found", path)
-    text = path.read_bytes()
+    text = read_bytes(path, what="config file")  # regular files only, size-capped: a FIFO never blocks
     is_toml = path.suffix.lower() == ".toml"
-    if is_toml:
+    if not is_toml:
+        data: Any = parse_json(text, path, what="config file")
+    else:
         try:
-            import tomllib
+            import tomllib  # lazy: the standard library has it from Python 3.11 only
         except ImportError:  # Python 3.10
             raise UsageError(f"{path}: TOML config files need Python ≥ 3.11; use JSON") from None
-    try:
-        data: Any = tomllib.loads(text.decode("utf-8")) if is_toml else json.loads(text)
-    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors
-        kind = "TOML" if is_toml else "JSON"
-        raise InputFileError(f"not valid {kind} ({str(e).splitlines()[0][:120]})", path) from None
+        try:
+            data = tomllib.loads(text.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:  # TOMLDecodeError is a ValueError
+            raise InputFileError(f"not valid TOML ({str(e).splitlines()[0][:120]})", path) from None
     if not isinstance(data, dict):
         raise InputFileError("a config file must hold one object (key = value pairs)", path)
     unknown = sorted(set(data) - known)

@@ -100,6 +100,8 @@ def command(
         from ganctl.evaluate.api import evaluate_artifacts, evaluate_reference
         from ganctl.io.artifact import load_generator
         from ganctl.io.atomic import atomic_write_json
+        from ganctl.io.rundir import lock_folder
+        from ganctl.models.limits import check_sizes
 
         started = time.monotonic()
         weights = inception_weights or os.environ.get("GANCTL_INCEPTION_WEIGHTS") or None
@@ -130,9 +132,10 @@ def command(
             raise UsageError("give at least one generator artifact (or --real-only)")
         if seeds <= 0:
             raise UsageError(f"--seeds must be positive, got {seeds}")
+        check_sizes({"seeds": seeds, "batch_size": batch_size, "num_samples": num_samples,
+                     "num_reference": num_reference})
         target = out / "metrics.json"
-        if target.exists() and not force:
-            raise RunDirError("metrics.json exists; pass --force to overwrite or choose another --out", target)
+        _check_target(target, force)
         loaded = [(p, *load_generator(p, dev)) for p in artifacts]
         res = {int(G.resolution) for _, G, _ in loaded}
         if len(res) > 1:
@@ -144,31 +147,38 @@ def command(
         d = load_cli_data(data_name, data_root, model_res)
         if data is not None:
             warn_data_mismatch(d, [(p, info) for p, _, info in loaded], g)
+        if out.exists() and not out.is_dir():
+            raise RunDirError("--out exists and is not a folder", out)
         header(g.console, "evaluate", [f"{len(loaded)} artifact(s), {model_res} px", f"data {d.name} ({len(d)} images)",
                                        f"device {dev}", f"generator {precision}", f"out {out}"])
-        with progress_bars(g) as bars:
-            result = evaluate_artifacts(
-            [(name, G, info) for name, (_, G, info) in zip(short_names(artifacts), loaded, strict=True)],
-            d,
-            [m for m in metrics.split(",") if m.strip()],
-            num_samples,
-            [seed + i for i in range(seeds)],
-            extractor=extractor,
-            inception_weights=weights,
-            device=dev,
-            batch_size=batch_size,
-            precision=precision,
-            num_reference=num_reference,
-            cost="none" if no_cost else "full" if cost else "quick",
-            log=log,
-            progress=bars,
-        )
-        result["data"] = {"name": d.name, "fingerprint": d.fingerprint, "count": len(d), "resolution": d.resolution}
-        for (p, _, info), row in zip(loaded, result["artifacts"], strict=True):
-            row["path"] = str(p)
-            row["params"] = info.num_params
-            row["nonzero_params"] = info.nonzero_params
-        atomic_write_json(target, result)
+        lock = lock_folder(out)  # a second evaluate into this --out is refused, not silently lost
+        try:
+            _check_target(target, force)  # again, now that no one else can write here
+            with progress_bars(g) as bars:
+                result = evaluate_artifacts(
+                    [(name, G, info) for name, (_, G, info) in zip(short_names(artifacts), loaded, strict=True)],
+                    d,
+                    [m for m in metrics.split(",") if m.strip()],
+                    num_samples,
+                    [seed + i for i in range(seeds)],
+                    extractor=extractor,
+                    inception_weights=weights,
+                    device=dev,
+                    batch_size=batch_size,
+                    precision=precision,
+                    num_reference=num_reference,
+                    cost="none" if no_cost else "full" if cost else "quick",
+                    log=log,
+                    progress=bars,
+                )
+            result["data"] = {"name": d.name, "fingerprint": d.fingerprint, "count": len(d), "resolution": d.resolution}
+            for (p, _, info), row in zip(loaded, result["artifacts"], strict=True):
+                row["path"] = str(p)
+                row["params"] = info.num_params
+                row["nonzero_params"] = info.nonzero_params
+            atomic_write_json(target, result)
+        finally:
+            lock.close()
         if not g.quiet:
             g.console.print(table(result))
             g.console.print(f"done in {duration(time.monotonic() - started)}  ·  wrote {target}", highlight=False)
@@ -178,6 +188,16 @@ def command(
         }
 
     run(g, body)
+
+
+def _check_target(target: Path, force: bool) -> None:
+    from ganctl.errors import RunDirError
+
+    if os.path.lexists(target):
+        if not target.is_file() or target.is_symlink():
+            raise RunDirError("metrics.json exists and is not a regular file; choose another --out", target)
+        if not force:
+            raise RunDirError("metrics.json exists; pass --force to overwrite or choose another --out", target)
 
 
 def metric_value(entry: dict) -> Any:

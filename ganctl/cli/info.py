@@ -41,6 +41,7 @@ def command(
         described = [describe(p) for p in paths]
         if not g.json and not g.quiet:
             out = Console()  # info's answer is its output: stdout
+            out.on_broken_pipe = _reader_gone  # type: ignore[method-assign]  # run() exits quietly
             for d in described:
                 out.print(table(d))
         return {"items": described}
@@ -115,3 +116,8 @@ def table(d: dict[str, Any]) -> Any:
     for label, value in rows(d):
         t.add_row(label, value)
     return t
+
+
+def _reader_gone() -> None:
+    """Rich would exit 1 on a closed pipe; hand it to run(), which stops quietly with 0 like `emit` does."""
+    raise BrokenPipeError

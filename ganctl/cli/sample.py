@@ -30,6 +30,9 @@ def command(
         bool | None,
         typer.Option("--channels-last/--no-channels-last", help="NHWC memory format (default: on with a GPU)."),
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --grid/--npz/--out-dir file ganctl did not write.")
+    ] = False,
     compile: Annotated[
         bool, typer.Option("--compile", help="torch.compile the generator (pays off for large --num).")
     ] = False,
@@ -40,6 +43,9 @@ def command(
     json_out: JsonOpt = False,
 ) -> None:
     """Generate images: a grid, a folder of PNGs or an .npz; deterministic for a --seed at any batch size.
+
+    An existing --grid/--npz file (or numbered PNG in --out-dir) is replaced only when ganctl wrote it
+    (its PNG text tag or .npz comment says so) or with --overwrite.
 
     Example:
 
@@ -53,11 +59,14 @@ def command(
 
     def body() -> dict:
         from ganctl.device import resolve_device
-        from ganctl.errors import UsageError
+        from ganctl.errors import RunDirError, UsageError
         from ganctl.evaluate.generate import generate_uint8, resolve_precision
         from ganctl.evaluate.sample import interpolate as interp
         from ganctl.evaluate.sample import sample_to_dir, sample_to_npz, save_grid
         from ganctl.io.artifact import load_generator
+        from ganctl.io.outputs import check_output_file
+        from ganctl.io.rundir import lock_folder
+        from ganctl.models.limits import MAX_SAMPLES, check_sizes
 
         targets = [t for t in (grid, out_dir, npz) if t is not None]
         if len(targets) != 1:
@@ -71,9 +80,19 @@ def command(
         if grid is not None and grid.suffix.lower() != ".png":
             raise UsageError(f"--grid {grid}: the grid is written as PNG; name it *.png")
         resolve_precision(precision, "cpu")  # a bad value fails before the artifact is read
+        check_sizes({"num": num, "batch_size": batch_size, "nrow": nrow})
+        if interpolate and num * interpolate > MAX_SAMPLES:
+            raise UsageError(f"--num {num} × --interpolate {interpolate} is more than {MAX_SAMPLES:,} images")
         dev = resolve_device(device)
         prec = resolve_precision(precision, dev)
-        G, info = load_generator(artifact, dev)
+        G, info = load_generator(artifact, dev)  # before any output is touched
+        lock = None
+        if out_dir is not None:
+            if out_dir.exists() and not out_dir.is_dir():
+                raise RunDirError("--out-dir exists and is not a folder", out_dir)
+            lock = lock_folder(out_dir)  # one writer per folder
+        else:
+            check_output_file(grid if grid is not None else npz, overwrite, "--grid" if grid is not None else "--npz")
         if interpolate:
             images = interp(G, interpolate, seed, num_pairs=num, device=dev, batch_size=batch_size, precision=prec)
             path = save_grid(images, grid, nrow=interpolate)
@@ -82,8 +101,11 @@ def command(
             images = generate_uint8(G, num, seed, batch_size, dev, prec, channels_last, compile)
             path, count = save_grid(images, grid, nrow=nrow), num
         elif out_dir is not None:
-            paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, prec,
-                                  channels_last=channels_last, compile=compile)
+            try:
+                paths = sample_to_dir(G, num, seed, out_dir, dev, batch_size, prec,
+                                      channels_last=channels_last, compile=compile, overwrite=overwrite)
+            finally:
+                lock.close()
             path, count = out_dir, len(paths)
         else:
             path = sample_to_npz(G, num, seed, npz, dev, batch_size, prec, channels_last, compile)

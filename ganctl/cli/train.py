@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ganctl.cli.common import Globals, run
+from ganctl.cli.common import Globals, check_seed_flag, run
 from ganctl.cli.common import _is_rank_zero as is_rank_zero
 from ganctl.cli.configfile import (
     DATA,
@@ -159,7 +159,8 @@ def command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing run folder.", rich_help_panel=OUTPUT)
                      ] = False,
     seed: Annotated[
-        int | None, _opt("--seed", panel=OUTPUT, help="Master seed; per-purpose streams derive from it.")
+        int | None, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.",
+                                 show_default=False, rich_help_panel=OUTPUT, callback=check_seed_flag)
     ] = None,
     config: Annotated[Path | None, ConfigOpt] = None,
     print_config: Annotated[bool, PrintConfigOpt] = False,
@@ -207,10 +208,13 @@ def command(
                 raise UsageError("--resume DIR continues in DIR; drop --out (or give the same folder)")
             if preset is not None or config is not None:
                 raise UsageError("--preset/--config cannot be combined with --resume (the saved config is used)")
-            from ganctl.io.rundir import RunDir
+            from ganctl.io.configfile import load_saved_config
+            from ganctl.train.config import validate
 
             values["out"] = str(resume)
-            cfg = resume_config(RunDir.load_config(resume), values, allow_change or [])
+
+            saved = load_saved_config(resume, TrainConfig, validate)
+            cfg = resume_config(saved, values, allow_change or [])
         else:
             if values.get("out") in (None, "") and not print_config:
                 raise UsageError("--out DIR is required (or --resume DIR)")

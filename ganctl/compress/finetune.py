@@ -18,7 +18,7 @@ from torch import nn
 from ganctl.compress.layers import Factorised
 from ganctl.device import derive_seed, rng_state, set_rng_state
 from ganctl.errors import TrainingDivergedError
-from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
+from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 
 
 @dataclass
@@ -135,14 +135,15 @@ def finetune(
     step = 0
     if resume and checkpoint.exists():
         state = load_checkpoint(checkpoint, expect_kind="compress")
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        stream.load_state_dict(state["data"])
-        noise.set_state(state["noise_rng"].to(noise.get_state().device))
-        set_rng_state(state["rng"])
-        step = int(state["step"])
+        with restoring(checkpoint):
+            G.load_state_dict(state["G"])
+            D.load_state_dict(state["D"])
+            opt_g.load_state_dict(state["opt_g"])
+            opt_d.load_state_dict(state["opt_d"])
+            stream.load_state_dict(state["data"])
+            noise.set_state(state["noise_rng"].to(noise.get_state().device))
+            set_rng_state(state["rng"])
+            step = int(state["step"])
 
     def save() -> None:
         save_checkpoint(

@@ -79,14 +79,9 @@ def fixed_plan(layers: dict[str, nn.Module], method: str, rank: int) -> list[dic
 def load_plan_file(path: str | Path, layers: dict[str, nn.Module], method: str) -> list[dict[str, Any]]:
     """PLAN.json: a list of {"layer", "rank"[, "method"]} or an object {layer: rank | {"rank", "method"}}."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except OSError as e:
-        raise InputFileError(f"cannot read the plan ({e.strerror or e})", path) from e
-    except json.JSONDecodeError as e:
-        raise InputFileError(f"plan is not valid JSON (line {e.lineno}: {e.msg})", path) from e
-    except UnicodeDecodeError as e:
-        raise InputFileError(f"plan is not UTF-8 text ({e.reason} at byte {e.start})", path) from e
+    from ganctl.io.safeio import read_json
+
+    raw = read_json(path, what="plan")
     if isinstance(raw, dict):
         raw = [{"layer": k, **(v if isinstance(v, dict) else {"rank": v})} for k, v in raw.items()]
     if not isinstance(raw, list) or not raw:

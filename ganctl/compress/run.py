@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,6 +80,11 @@ def _rank_policy(rank: str) -> tuple[str, Any]:
 
 
 def _check_config(cfg: CompressConfig) -> str:
+    from ganctl.models import limits
+
+    limits.check_finite_numbers(asdict(cfg))
+    limits.check_sizes(asdict(cfg))
+    limits.check_seed(cfg.seed)
     policy, _ = _rank_policy(cfg.rank)
     if cfg.method not in ("cp", "tucker"):
         raise UsageError(f"--method {cfg.method!r}: expected cp or tucker")
@@ -97,6 +101,28 @@ def _check_config(cfg: CompressConfig) -> str:
     if cfg.teacher_d and cfg.finetune_steps == 0:
         raise UsageError("--teacher-d only acts during fine-tuning; add --finetune-steps N")
     return policy
+
+
+# Flags a resume may change: where and how the run executes, not what it computes.
+RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every", "data_root"})
+
+
+def _check_resume_flags(cfg: CompressConfig) -> None:
+    """A resumed compression must use the saved flags: its plan and layers already hold the old ones."""
+    import os
+
+    from ganctl.io.configfile import load_saved_config
+
+    saved = load_saved_config(cfg.out, CompressConfig)
+    now = asdict(cfg)
+    changed = [k for k in now if k not in RUNTIME_KEYS and saved[k] != now[k]]
+    if "artifact" in changed and os.path.exists(saved["artifact"]) and os.path.exists(cfg.artifact) \
+            and os.path.samefile(saved["artifact"], cfg.artifact):
+        changed.remove("artifact")  # the same file named from another folder
+    if changed:
+        detail = ", ".join(f"{k} ({saved[k]!r} -> {now[k]!r})" for k in changed)
+        raise UsageError(f"--resume: the flags differ from the saved run in {detail}; resume with the "
+                         f"saved flags, or start over with --force")
 
 
 def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, Any]:
@@ -226,7 +252,10 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
     early_plan = None
     if policy != "auto" and not cfg.resume:  # bad ranks / plan files fail before the run folder exists
         early_plan, *_ = choose_plan(cfg, G, layers, None, echo, None)
-    run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume)
+    if cfg.resume:
+        _check_resume_flags(cfg)
+    run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume,
+                      inputs=(cfg.artifact, cfg.teacher_d, Path(cfg.artifact).with_name("discriminator.safetensors")))
     try:
         quality, quality_name = hooks.quality, hooks.quality_name
         if quality is None and data is not None:
@@ -247,10 +276,9 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         baseline, fits = None, {}
         probe_cost: rk.ProbeCost | None = None
         if cfg.resume and saved_plan.is_file():
-            try:
-                raw_plan = json.loads(saved_plan.read_text())
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise InputFileError(f"saved plan is not valid JSON ({e})", saved_plan) from e
+            from ganctl.io.safeio import read_json
+
+            raw_plan = read_json(saved_plan, what="saved plan")
             plan = validate_plan(raw_plan, str(saved_plan))
             echo(f"resuming with the saved plan ({len(plan)} layers)")
         elif early_plan is not None:

@@ -16,7 +16,9 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-LOADER_VERSION = "1"
+from ganctl.io.atomic import current_umask
+
+LOADER_VERSION = "2"  # 2: high-bit-depth images rescaled, not clipped
 
 
 def cache_root() -> Path:
@@ -68,6 +70,7 @@ def save_cached(kind: str, key: str, images: torch.Tensor, meta: dict[str, str])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~current_umask())  # a shared cache stays readable (mkstemp gives 0600)
         os.close(fd)
         save_file({"images": images.contiguous()}, tmp_name, metadata={**meta, "key": key})
         os.replace(tmp_name, path)

@@ -11,12 +11,14 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
 from ganctl.data.cache import listing_key, load_cached, save_cached
 from ganctl.data.resize import resize_pil
-from ganctl.errors import DataError
+from ganctl.errors import DataError, InputFileError
+from ganctl.io.safeio import check_regular
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
@@ -39,11 +41,41 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+MAX_IMAGE_BYTES = 256 << 20  # one image file; PIL's decompression-bomb guard bounds the pixels
+
+
+def to_rgb8(image: Image.Image) -> Image.Image:
+    """Any PIL mode → 8-bit RGB with the full range kept.
+
+    PIL's own `convert("RGB")` clips 16/32-bit integer pixels to 255 (a 16-bit PNG turns white),
+    so those are rescaled here: 16-bit samples by 255/65535 (the exact map of 0..65535 onto
+    0..255), floats from [0, 1] (or [0, 255] when larger values occur). Palette, LA/PA (alpha
+    dropped, as torchvision's loader does), CMYK, YCbCr and 1-bit images go through PIL.
+    """
+    mode = image.mode
+    if mode.startswith("I"):  # I;16, I;16B, I;16L, I;16N, and I (16-bit PNG/TIFF greyscale)
+        array = np.asarray(image).astype(np.float64)
+        array = np.clip(np.rint(array * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+        return Image.fromarray(array, mode="L").convert("RGB")
+    if mode == "F":
+        array = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        scale = 255.0 if array.size and float(array.max()) <= 1.0 else 1.0
+        array = np.clip(np.rint(array * scale), 0, 255).astype(np.uint8)
+        return Image.fromarray(array, mode="L").convert("RGB")
+    if mode in ("P", "PA") and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def decode_image_file(path: Path, resolution: int) -> torch.Tensor:
     """One file → 3×R×R uint8; raises one of DECODE_ERRORS when the file is not a readable image."""
+    try:
+        check_regular(path, max_bytes=MAX_IMAGE_BYTES, what="image")
+    except InputFileError as e:
+        raise OSError(str(e)) from None  # counted as an undecodable file, like any other bad image
     with Image.open(path) as image:
         image.load()
-        return resize_pil(image, resolution)
+        return resize_pil(to_rgb8(image), resolution)
 
 
 def _try_decode(path: Path, resolution: int) -> torch.Tensor | Exception:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ganctl.errors import DataError
+from ganctl.io.safeio import check_regular
 
 PREFERRED_KEYS = ("x", "images", "arr_0")
 
@@ -50,8 +51,7 @@ def to_nchw(array: np.ndarray, path: Path) -> torch.Tensor:
 def load_npz(path: Path) -> torch.Tensor:
     """Read the archive without pickle (allow_pickle=False) and return N×3×H×W uint8."""
     path = path.expanduser()
-    if not path.is_file():
-        raise DataError("npz file not found", path)
+    check_regular(path, what="npz file", error=DataError)  # a FIFO or device would block np.load
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):  # a bare .npy is accepted too

@@ -263,6 +263,9 @@ def resolve_inception_weights(weights: str | Path | None = None, *, allow_downlo
 
 
 def _load_state_dict_safely(path: Path) -> dict[str, torch.Tensor]:
+    from ganctl.io.safeio import check_regular
+
+    check_regular(path, what="Inception weights file")  # a FIFO would block torch.load forever
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, PngImagePlugin
 from torch import nn
 from torchvision.utils import make_grid
 
@@ -25,11 +25,14 @@ from ganctl.evaluate.generate import (
     make_noise,
 )
 from ganctl.io.atomic import atomic_target, atomic_write_bytes
+from ganctl.io.outputs import TAG, check_output_file, tag_npz
 
 
 def _png_bytes(image_chw: torch.Tensor) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(image_chw.permute(1, 2, 0).contiguous().numpy()).save(buf, format="PNG")
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", TAG)  # lets `sample` replace its own files but never a user's
+    Image.fromarray(image_chw.permute(1, 2, 0).contiguous().numpy()).save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
 
 
@@ -80,12 +83,20 @@ def sample_to_dir(
     start_index: int = 0,
     channels_last: bool = False,
     compile: bool = False,  # noqa: A002 - same name as generate_uint8's
+    overwrite: bool = False,
 ) -> list[Path]:
-    """Numbered PNGs 000000.png, 000001.png, ... in `out_dir`, streamed batch by batch."""
+    """Numbered PNGs 000000.png, 000001.png, ... in `out_dir`, streamed batch by batch.
+
+    Every name is checked before the first image is generated: a PNG there that ganctl did
+    not write is refused (exit 6) unless `overwrite`.
+    """
     _check_num(num)
     check_precision(precision)
     out = Path(out_dir)
     digits = max(6, len(str(start_index + num - 1)))
+    if out.is_dir():
+        for i in range(start_index, start_index + num):
+            check_output_file(out / f"{i:0{digits}d}.png", overwrite, "--out-dir")
     paths: list[Path] = []
     for batch in iter_uint8(G, num, seed, batch_size, device, precision, channels_last, compile):
         for image in batch.cpu():
@@ -112,10 +123,12 @@ def sample_to_npz(
 
 
 def write_npz(images: torch.Tensor, path: str | Path) -> Path:
-    """uint8 N×3×H×W images as an .npz with key `x` (N×H×W×3), written atomically."""
+    """uint8 N×3×H×W images as an .npz with key `x` (N×H×W×3), written atomically and tagged as ganctl's."""
     array = images.cpu().permute(0, 2, 3, 1).contiguous().numpy()
-    with atomic_target(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, x=array)
+    with atomic_target(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, x=array)
+        tag_npz(tmp)
     return Path(path)
 
 

@@ -18,6 +18,8 @@ from torch import nn
 import ganctl
 from ganctl.errors import GanctlError, InputFileError
 from ganctl.io.atomic import atomic_target, file_sha256
+from ganctl.io.finite import check_finite
+from ganctl.io.safeio import check_regular, parse_json
 
 ARTIFACT_VERSION = 1
 KINDS = {"generator": "ganctl.generator", "discriminator": "ganctl.discriminator"}
@@ -70,11 +72,19 @@ def save_discriminator(path: str | Path, module: nn.Module, provenance: dict | N
 
 
 def _read_metadata(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        raise InputFileError("artifact not found", path)
+    check_regular(path, what="artifact")
     try:
         with safe_open(str(path), framework="pt") as f:
             return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise InputFileError(f"not a readable .safetensors file ({str(e).splitlines()[0][:120]})", path) from e
+
+
+def stored_shapes(path: str | Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from the safetensors header (no tensor data is read)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - not a dict
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise InputFileError(f"not a readable .safetensors file ({str(e).splitlines()[0][:120]})", path) from e
 
@@ -95,11 +105,10 @@ def read_artifact(path: str | Path, expect_kind: str | None = None, with_hash: b
         raise InputFileError(f"artifact version {meta.get('version')!r} is not an integer", path) from None
     if version != ARTIFACT_VERSION:
         raise InputFileError(f"artifact version {version} is not supported (expected {ARTIFACT_VERSION})", path)
-    try:
-        spec = json.loads(meta["spec"])
-        provenance = json.loads(meta.get("provenance", "{}"))
-    except (KeyError, json.JSONDecodeError) as e:
-        raise InputFileError(f"artifact spec metadata is missing or not valid JSON ({e})", path) from e
+    if "spec" not in meta:
+        raise InputFileError("artifact has no spec in its metadata", path)
+    spec = parse_json(meta["spec"], path, what="artifact spec metadata")
+    provenance = parse_json(meta.get("provenance", "{}"), path, what="artifact provenance metadata")
     if not isinstance(spec, dict) or not isinstance(provenance, dict):
         raise InputFileError("artifact spec/provenance metadata must be JSON objects", path)
     try:
@@ -113,8 +122,10 @@ def read_artifact(path: str | Path, expect_kind: str | None = None, with_hash: b
 def build_from_spec(kind: str, spec: dict[str, Any], path: str | Path | None = None) -> nn.Module:
     """Rebuild an (untrained) module from its spec, replaying a decomposition plan when present."""
     from ganctl import models
+    from ganctl.models.limits import check_spec
 
     try:
+        check_spec(kind, spec)
         module = models.build_generator(spec) if kind == "generator" else models.build_discriminator(spec)
         plan = spec.get("decomposition")
         if plan:
@@ -130,8 +141,11 @@ def build_from_spec(kind: str, spec: dict[str, Any], path: str | Path | None = N
 
 
 def load_module(path: str | Path, kind: str, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
+    from ganctl.models.limits import check_against_file
+
     path = Path(path)
     info = read_artifact(path, expect_kind=kind)
+    check_against_file(kind, info.spec, stored_shapes(path), path)  # before anything big is allocated
     module = build_from_spec(kind, info.spec, path)
     try:
         state = load_file(str(path))
@@ -148,6 +162,7 @@ def load_module(path: str | Path, kind: str, device: str | torch.device = "cpu")
     if bad:
         raise InputFileError(f"weight shapes do not match the spec: {bad[0]} is {tuple(state[bad[0]].shape)}, "
                              f"spec needs {tuple(own[bad[0]].shape)}", path)
+    check_finite(state, path)
     module.load_state_dict(state, strict=True)
     return module.to(device).eval(), info
 

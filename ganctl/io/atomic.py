@@ -6,11 +6,28 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ganctl.errors import RunDirError
+
+# Callables told of every file about to be put in place (RunDir's manifest of created files).
+WRITE_HOOKS: list[Callable[[Path], None]] = []
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else by set-and-restore."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -21,11 +38,15 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
+        mode = 0o666 & ~current_umask()  # what a plain open() would give; mkstemp's 0600 hides shared runs
     except OSError as e:
         raise RunDirError(f"cannot write here: {e.strerror or e}", path) from e
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        for hook in WRITE_HOOKS:  # run folders record what ganctl created (before the name exists)
+            hook(path)
+        os.chmod(tmp_path, mode)  # after the writer: some (safetensors) recreate the file
         os.replace(tmp_path, path)
     except OSError as e:
         tmp_path.unlink(missing_ok=True)

@@ -1,8 +1,10 @@
 """Training/search/compress checkpoints: tensors and plain types only, loaded with weights_only=True."""
 from __future__ import annotations
 
+import contextlib
 import pickle
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,8 @@ import torch
 
 from ganctl.errors import InputFileError
 from ganctl.io.atomic import atomic_target
+from ganctl.io.finite import check_finite
+from ganctl.io.safeio import check_regular
 
 CHECKPOINT_FORMAT = "ganctl.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -30,11 +34,10 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
             raise OSError(f"torch.save failed ({first[:160]}; is the disk full?)") from e
 
 
-def load_checkpoint(path: str | Path, expect_kind: str | None = None) -> dict[str, Any]:
+def load_checkpoint(path: str | Path, expect_kind: str | None = None, finite: bool = True) -> dict[str, Any]:
     """Load without executing code; every failure is one line naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError("checkpoint not found", path)
+    check_regular(path, what="checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, OSError) as e:
@@ -50,4 +53,18 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None) -> dict[st
         )
     if expect_kind is not None and state.get("kind") != expect_kind:
         raise InputFileError(f"is a {state.get('kind')!r} checkpoint, expected {expect_kind!r}", path)
+    if finite:
+        check_finite(state, path, "checkpoint tensors")
     return state
+
+
+@contextlib.contextmanager
+def restoring(path: str | Path) -> Iterator[None]:
+    """Map a checkpoint whose contents do not fit the run (missing keys, wrong types/shapes) to exit 3."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
+        if "memory" in str(e).lower():
+            raise
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        raise InputFileError(f"checkpoint does not fit this run ({type(e).__name__}: {first})", path) from e

@@ -1,14 +1,16 @@
 """`ganctl info`: say what any ganctl file or run folder is, without building or running anything."""
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Any
 
 from ganctl.errors import InputFileError
 from ganctl.io.artifact import read_artifact
 from ganctl.io.checkpoint import load_checkpoint
+from ganctl.io.finite import first_nonfinite
 from ganctl.io.rundir import CONFIG, STATUS, read_stats
+from ganctl.io.safeio import check_regular, read_json, read_json_object
 
 
 def describe(path: str | Path) -> dict[str, Any]:
@@ -18,6 +20,7 @@ def describe(path: str | Path) -> dict[str, Any]:
         return _describe_run(path)
     if not path.exists():
         raise InputFileError("no such file or folder", path)
+    check_regular(path)
     if path.suffix == ".safetensors":
         a = read_artifact(path)
         out: dict[str, Any] = {
@@ -27,14 +30,26 @@ def describe(path: str | Path) -> dict[str, Any]:
         }
         if a.num_params:
             out["density"] = round(a.nonzero_params / a.num_params, 6)
+        out["weights_finite"] = _weights_finite(path)  # info reports; loaders refuse (exit 3)
         return out
     if path.suffix == ".json":
         return _describe_json(path)
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, finite=False)  # info reports non-finite tensors; resume refuses them
     return {
         "path": str(path), "kind": f"{state.get('kind')} checkpoint", "version": state.get("version"),
         "step": state.get("step"), "keys": sorted(k for k in state if k not in ("format", "version")),
+        "weights_finite": first_nonfinite(state) is None,
     }
+
+
+def _weights_finite(path: Path) -> bool:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return first_nonfinite(load_file(str(path))) is None
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise InputFileError(f"artifact tensors are unreadable ({str(e)[:120]})", path) from e
 
 
 def _spec_summary(spec: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +65,7 @@ def _spec_summary(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe_json(path: Path) -> dict[str, Any]:
-    try:
-        obj = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputFileError(f"not valid JSON ({e})", path) from e
+    obj = read_json(path)
     if isinstance(obj, dict) and obj.get("format") == "ganctl.genotype":
         from ganctl.genotype import load_genotype
 
@@ -65,11 +77,15 @@ def _describe_json(path: Path) -> dict[str, Any]:
 
 
 def _describe_run(path: Path) -> dict[str, Any]:
-    if not (path / CONFIG).exists():
+    if not os.path.lexists(path / CONFIG):
         raise InputFileError("folder is not a ganctl run (no config.json)", path)
-    config = json.loads((path / CONFIG).read_text())
-    status = json.loads((path / STATUS).read_text()) if (path / STATUS).exists() else {"finished": False}
-    stats = read_stats(path)
-    files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+    config = read_json_object(path / CONFIG, what="config.json")
+    status = (read_json_object(path / STATUS, what="status.json") if os.path.lexists(path / STATUS)
+              else {"finished": False})
+    try:
+        stats = read_stats(path)
+        files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+    except OSError as e:
+        raise InputFileError(f"cannot read the run folder ({e.strerror or e})", path) from e
     return {"path": str(path), "kind": "run", "command": config.get("command"),
             "finished": bool(status.get("finished")), "last_stats": stats[-1] if stats else None, "files": files}

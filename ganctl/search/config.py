@@ -152,6 +152,13 @@ def make_config(method: str, preset: str, **overrides: Any) -> SearchConfig:
 
 
 def validate(cfg: SearchConfig) -> None:
+    from ganctl.models import limits  # sizes, finiteness, seed and betas: one validator for every stage
+
+    limits.check_finite_numbers(cfg.to_dict())
+    limits.check_sizes(cfg.to_dict())
+    limits.check_seed(cfg.seed)
+    limits.check_betas(*cfg.betas)
+    limits.check_betas(*cfg.arch_betas, name="arch-beta")
     if cfg.method not in METHODS:
         raise UsageError(f"--method {cfg.method!r}: unknown search method (choose {', '.join(METHODS)})")
     for name, value in (("--loss", cfg.loss), ("--arch-loss", cfg.effective_arch_loss())):

@@ -20,7 +20,7 @@ from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_
 from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
-from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
+from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.io.rundir import RunDir
 from ganctl.search.config import RUNTIME_KEYS, SearchConfig, validate
 from ganctl.search.fastpath import FastPath
@@ -75,7 +75,9 @@ def alphas_document(strategy: Any, step: int) -> dict[str, Any]:
 
 def _resolve_resume(cfg: SearchConfig) -> SearchConfig:
     """The saved config wins, except for runtime keys (device, budget, logging cadence)."""
-    saved = SearchConfig.from_dict(RunDir.load_config(cfg.out))
+    from ganctl.io.configfile import load_saved_config
+
+    saved = SearchConfig.from_dict(load_saved_config(cfg.out, SearchConfig, validate))
     for key in RUNTIME_KEYS:
         setattr(saved, key, getattr(cfg, key))
     validate(saved)
@@ -94,6 +96,9 @@ def run_search(cfg: SearchConfig, *, resume: bool = False, force: bool = False,
     validate(cfg)
     device = resolve_device(cfg.device)
     fast = FastPath.choose(device, cfg.precision, cfg.channels_last, cfg.compile)
+    from ganctl.data.preflight import check_data_arg
+
+    check_data_arg(cfg.data)  # a bad --data fails before the run folder is claimed
     run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume)
     try:
         return _run(cfg, run, device, fast, resume, progress, stop_after)
@@ -108,9 +113,10 @@ def _run(cfg: SearchConfig, run: RunDir, device: torch.device, fast: FastPath, r
     start = 0
     if resume and run.path(CHECKPOINT).exists():
         state = load_checkpoint(run.path(CHECKPOINT), expect_kind="search")
-        strategy.load_state_dict(state["strategy"])
-        set_rng_state(state["rng"])
-        start = int(state["step"])
+        with restoring(run.path(CHECKPOINT)):
+            strategy.load_state_dict(state["strategy"])
+            set_rng_state(state["rng"])
+            start = int(state["step"])
         run.truncate_stats(start)
         truncate_history(run.path(HISTORY), start)
     else:  # a fresh run, or one killed before its first checkpoint: start over, as train does

@@ -223,6 +223,12 @@ def validate(cfg: TrainConfig) -> None:
         if not ok:
             raise UsageError(msg)
 
+    from ganctl.models import limits  # sizes, finiteness, seed and betas: one validator for every stage
+
+    limits.check_finite_numbers(cfg.to_dict())
+    limits.check_sizes(cfg.to_dict())
+    limits.check_seed(cfg.seed)
+    limits.check_betas(cfg.beta1, cfg.beta2)
     need(cfg.loss in LOSSES, f"--loss {cfg.loss!r}: choose one of {', '.join(LOSSES)}")
     need(cfg.d_norm in D_NORMS, f"--d-norm {cfg.d_norm!r}: choose one of {', '.join(D_NORMS)}")
     need(

@@ -30,6 +30,12 @@ def load_teacher(path: str | Path, resolution: int, device: torch.device) -> nn.
         spec = state.get("d_spec")
         if not isinstance(spec, dict):
             raise InputFileError("train checkpoint has no discriminator spec", path)
+        stored = state.get("D")
+        if not isinstance(stored, dict) or not all(isinstance(v, torch.Tensor) for v in stored.values()):
+            raise InputFileError("train checkpoint has no discriminator weights", path)
+        from ganctl.models.limits import check_against_file
+
+        check_against_file("discriminator", spec, {k: tuple(v.shape) for k, v in stored.items()}, path)
         teacher = build_from_spec("discriminator", spec, path)
         try:
             teacher.load_state_dict(state["D"], strict=True)

@@ -24,7 +24,7 @@ from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_
 from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
 from ganctl.io.rundir import RunDir
 from ganctl.train import ddp
-from ganctl.train.config import TrainConfig, eval_interval, total_steps
+from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
 from ganctl.train.ema import EMA
 from ganctl.train.fast import compile_module, make_adam, resolve_compile, synchronize
 from ganctl.train.recipe import train_recipe
@@ -48,8 +48,18 @@ class Hooks:
 
 def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module]:
     """G from the genotype (a genotype for another resolution fails here), D from the flags."""
+    from ganctl.models import build_discriminator, build_generator
+
+    g_spec, d_spec = model_specs(cfg)
+    return build_generator(g_spec), build_discriminator(d_spec)
+
+
+_REAL_BUILD_MODELS = build_models
+
+
+def model_specs(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     from ganctl.genotype import load_genotype
-    from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
+    from ganctl.models import discriminator_spec, generator_spec
 
     genotype = load_genotype(cfg.genotype)
     init = derive_seed(cfg.seed, "init") % (1 << 31)
@@ -70,7 +80,7 @@ def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module]:
         scale=1.0 if cfg.d_norm == "sn" else cfg.bssn_scale,
         init_seed=init + 1,
     )
-    return build_generator(g_spec), build_discriminator(d_spec)
+    return g_spec, d_spec
 
 
 def _configure_determinism(cfg: TrainConfig, device: torch.device) -> None:
@@ -520,21 +530,31 @@ def train(
         cfg = dataclasses.replace(cfg, compile=resolve_compile(None, device))
     if cfg.precision == "bf16" and device.type == "cpu" and not cfg.deterministic:
         pass  # allowed (slow on most CPUs); recorded in the config and summary
-    run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main)
+    from ganctl.train.preflight import check_inputs
+
+    # inputs fail before the run folder is claimed; a replaced builder (tests' stand-ins) brings its own specs
+    check_inputs(cfg, model_specs if build_models is _REAL_BUILD_MODELS else None)
+    # a finished run reopens only to be extended (--allow-change steps): an unchanged --resume is refused
+    extend = resume and bool(config_changes(RunDir.load_config(cfg.out), cfg.to_dict()))
+    run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main, reopen=extend,
+                      inputs=(cfg.genotype, cfg.teacher_d))
     try:
         trainer = Trainer(cfg, run, world, device, hooks or Hooks())
         if resume:
-            from ganctl.io.checkpoint import load_checkpoint
+            from ganctl.io.checkpoint import load_checkpoint, restoring
 
             ckpt_path = run.path(CHECKPOINT)
             if ckpt_path.exists():
-                trainer.load_state_dict(load_checkpoint(ckpt_path, expect_kind="train"))
+                state = load_checkpoint(ckpt_path, expect_kind="train")
+                with restoring(ckpt_path):
+                    trainer.load_state_dict(state)
                 if world.is_main:
                     run.truncate_stats(trainer.step)
             if world.is_main:
                 from ganctl.io.atomic import atomic_write_json
 
                 atomic_write_json(run.path("config.json"), cfg.to_dict())  # allowed changes recorded
+                run.mark_unfinished()  # an extended finished run: unfinished until its new end
         return trainer.fit()
     except GanctlError:
         raise

@@ -92,6 +92,10 @@ def audit_run_folder(out: Path) -> Audit:
         name, rel = path.name, str(path.relative_to(out))
         if name == ".ganctl.lock":
             continue
+        if name == ".ganctl-manifest":  # ganctl's list of the files it created: relative names inside `out`
+            for line in path.read_text().splitlines()[:-1]:
+                assert line and not line.startswith("/") and ".." not in Path(line).parts, rel
+            continue
         if is_temp_name(name):
             assert name.startswith(".") or name in ("stats.jsonl.tmp", "alphas_history.tmp"), rel
             audit.temps.append(rel)
