@@ -79,6 +79,13 @@ def command(
     eval_extractor: Annotated[
         str | None, _opt("--eval-extractor", help="auto | inception-v3-compat | randconv.")
     ] = None,
+    metric: Annotated[
+        str | None,
+        _opt("--metric", help="What drives the bound schedule and best snapshot: proxy | fidN | kidN, e.g. fid10k_train."),
+    ] = None,
+    inception_weights: Annotated[
+        str | None, _opt("--inception-weights", help="FID Inception weights file (offline; else the env var).")
+    ] = None,
     log_every: Annotated[int | None, _opt("--log-every", help="Steps per status line.")] = None,
     checkpoint_every: Annotated[int | None, _opt("--checkpoint-every", help="Steps per checkpoint.")] = None,
     sample_every: Annotated[int | None, _opt("--sample-every", help="Steps per sample grid.")] = None,

@@ -28,6 +28,7 @@ RUNTIME_KEYS = frozenset(
         "checkpoint_every",
         "sample_every",
         "eval_extractor",
+        "inception_weights",
         "data_root",
     }
 )
@@ -72,6 +73,8 @@ class TrainConfig:
     eval_every_epochs: float | None = None
     eval_samples: int = 64
     eval_extractor: str = "auto"
+    metric: str = "proxy"  # what drives the bound schedule and the best snapshot: proxy | fidN | kidN
+    inception_weights: str | None = None  # FID Inception weights file (else $GANCTL_INCEPTION_WEIGHTS / cache)
     log_every: int = 5
     checkpoint_every: int = 10
     sample_every: int | None = None  # None -> same as the eval interval (or checkpoints when eval is off)
@@ -230,6 +233,9 @@ def validate(cfg: TrainConfig) -> None:
         need(getattr(cfg, name) > 0, f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
     need(cfg.eval_every is None or cfg.eval_every >= 0, "--eval-every must be >= 0 (0 disables)")
     need(cfg.eval_samples >= 2, "--eval-samples must be at least 2")
+    from ganctl.train.metrics import parse_train_metric
+
+    parse_train_metric(cfg.metric)  # a typo fails here, before any work
     need(0.0 <= cfg.ema_decay < 1.0, f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
     need(0.0 < cfg.g_density <= 1.0, f"--g-density must be in (0, 1], got {cfg.g_density}")
     need(0.0 < cfg.d_density <= 1.0, f"--d-density must be in (0, 1], got {cfg.d_density}")
