@@ -11,7 +11,7 @@ set -euo pipefail
 
 OUT=${1:-runs/demo}
 DATA=${DATA:-sprites}
-TRAIN_STEPS=${TRAIN_STEPS:-1500}
+TRAIN_STEPS=${TRAIN_STEPS:-}  # empty: the tiny preset's length
 DEVICE=${DEVICE:-auto}
 SEED=${SEED:-0}
 COMMON=(--device "$DEVICE" --seed "$SEED")
@@ -24,7 +24,7 @@ ganctl search --data "$DATA" --method adversarialnas --preset tiny --out "$OUT/s
 
 echo "== 2/5 train: the searched generator, MMD repulsive loss + PMish, EMA =="
 ganctl train --data "$DATA" --preset tiny --genotype "$OUT/search/genotype.json" --out "$OUT/train" --force \
-  --steps "$TRAIN_STEPS" "${COMMON[@]}" --quiet
+  ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} "${COMMON[@]}" --quiet
 
 echo "== 3/5 compress: Adaptive Rank Decomposition (--rank auto) + fine-tuning =="
 ganctl compress "$OUT/train/generator.safetensors" --rank auto --data "$DATA" --out "$OUT/compress" \
