@@ -12,6 +12,7 @@ set -euo pipefail
 OUT=${1:-runs/demo}
 DATA=${DATA:-sprites}
 TRAIN_STEPS=${TRAIN_STEPS:-}  # empty: the tiny preset's length
+GENOTYPE=${GENOTYPE:-searched}  # `searched`: train the cell just searched; or a built-in genotype name
 DEVICE=${DEVICE:-auto}
 SEED=${SEED:-0}
 COMMON=(--device "$DEVICE" --seed "$SEED")
@@ -23,7 +24,8 @@ echo "== 1/5 search: differentiable architecture search (AdversarialNAS + MMD) =
 ganctl search --data "$DATA" --method adversarialnas --preset tiny --out "$OUT/search" --force "${COMMON[@]}" --quiet
 
 echo "== 2/5 train: the searched generator, MMD repulsive loss + PMish, EMA =="
-ganctl train --data "$DATA" --preset tiny --genotype "$OUT/search/genotype.json" --out "$OUT/train" --force \
+[ "$GENOTYPE" = searched ] && GENOTYPE="$OUT/search/genotype.json"
+ganctl train --data "$DATA" --preset tiny --genotype "$GENOTYPE" --out "$OUT/train" --force \
   ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} "${COMMON[@]}" --quiet
 
 echo "== 3/5 compress: Adaptive Rank Decomposition (--rank auto) + fine-tuning =="
