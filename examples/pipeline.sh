@@ -33,7 +33,7 @@ fi
 
 echo "== 3/5 compress: Adaptive Rank Decomposition (--rank auto) + fine-tuning =="
 ganctl compress "$OUT/train/best_generator.safetensors" --rank auto --data "$DATA" --out "$OUT/compress" \
-  --finetune-steps 300 --probe-samples 256 --force "${COMMON[@]}" --quiet
+  --finetune-steps 40 --probe-samples 256 --force "${COMMON[@]}" --quiet
 
 echo "== 4/5 evaluate: dense vs compressed, metrics with their protocol and cost =="
 ganctl evaluate "$OUT/train/best_generator.safetensors" "$OUT/compress/generator.safetensors" --data "$DATA" \

@@ -316,9 +316,9 @@ def summary(root: str | Path, seconds: float | None = None) -> str:
     for r in reference_rows(root):
         gens = " | ".join(f"{g['name'].split('/')[0]} {g['value']:.4g}" for g in r["generators"])
         lines.append(f"  {r['metric']}: held-out real {r['floor']:.4g} | {gens} | matched noise {r['ceiling']:.4g}")
-        last = r["generators"][-1]
-        lines.append(f"    {last['name']}: {last['position']:.1%} of the way from real to noise "
-                     f"({_nearer(last['position'])})")
+        for g in r["generators"]:
+            where = f"{g['position']:.1%} of the way from real to noise"
+            lines.append(f"    {g['name']}: {where} ({_nearer(g['position'])})")
     pictures = [p for p in (root / "report.md", root / "report" / "real_vs_generated.png",
                             root / "sample" / "grid.png", root / "sample" / "interpolation.png") if p.exists()]
     if pictures:
