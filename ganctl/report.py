@@ -255,7 +255,9 @@ def _learning_section(root: Path) -> list[str]:
         first, last = curve["values"][0], curve["values"][-1]
         lines += [f"In-loop `{curve['name']}`{' (a proxy)' if curve['proxy'] else ''}: {first:.4g} at step "
                   f"{curve['steps'][0]} → {last:.4g} at step {curve['steps'][-1]} "
-                  f"({last / first:.1%} of the first value).", "", f"![quality curve]({_rel(png, root)})", ""]
+                  f"({last / first:.1%} of the first value); best {min(curve['values']):.4g} at step "
+                  f"{curve['steps'][curve['values'].index(min(curve['values']))]}.", "",
+                  f"![quality curve]({_rel(png, root)})", ""]
     for r in refs:
         lines += [f"`{r['metric']}` between two reference points measured in this run (floor: "
                   f"{r['floor_kind']}; ceiling: {r['ceiling_kind']}):", "",

@@ -74,7 +74,7 @@ def test_learning_section_and_reference_points(tmp_path):
 
     text = write_report(tmp_path).read_text()
     assert "## Does it learn?" in text
-    assert "8 at step 100 → 0.5 at step 300 (6.2% of the first value)" in text
+    assert "8 at step 100 → 0.5 at step 300 (6.2% of the first value); best 0.5 at step 300." in text
     # position = (value - floor) / (ceiling - floor): 0.2/2 = 0.1 and 0.4/2 = 0.2
     assert "| held-out real (floor) | 0.1 | 0 |" in text and "| matched noise (ceiling) | 2.1 | 1 |" in text
     assert "| train/generator.safetensors | 0.3 | 0.100 |" in text
