@@ -1,6 +1,6 @@
 """Quality at a fixed budget: the paper's recipe vs a plain baseline, same size, same data, same run.
 
-    # CPU (minutes): tiny-sized models on a real image folder, FID/KID-1k with the offline Inception
+    # CPU (~15 CPU-minutes): tiny-sized models on a real image folder, FID/KID-500 with the offline Inception
     python bench/quality.py --data folder:/tmp/CIFAR-10-images/train --mode cpu \
         --inception-weights /work/cache/pt_inception.pth --out runs/bench-quality
     # GPU (~10 min per arm on one GPU): cifar10-large, FID/KID-10k
