@@ -130,3 +130,14 @@ def test_train_follows_the_requested_fid(standin_inception, tmp_path):
         real = data.images[reference_indices(len(data), 100, seed)]
         f_fake, f_real = (net(x)[0].double().numpy() for x in (fake, real))
     assert evals[-1]["metric"] == pytest.approx(_fid64(f_fake, f_real), rel=1e-4, abs=1e-6)
+
+
+def test_cli_fails_fast_on_a_bad_metric_or_missing_weights(tmp_path):
+    base = ["train", "--preset", "tiny", "--device", "cpu", "--quiet", "--steps", "2"]
+    r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a"), "--metric", "is10k"])
+    assert r.exit_code == 2 and "is10k" in r.output
+    missing = tmp_path / "absent.pth"
+    r = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--metric", "fid1k_train",
+                                 "--inception-weights", str(missing)])
+    assert r.exit_code == 3 and str(missing) in r.output and "not found" in r.output
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists(), "nothing written before the check"

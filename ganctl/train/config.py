@@ -236,9 +236,9 @@ def validate(cfg: TrainConfig) -> None:
         need(getattr(cfg, name) > 0, f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
     need(cfg.eval_every is None or cfg.eval_every >= 0, "--eval-every must be >= 0 (0 disables)")
     need(cfg.eval_samples >= 2, "--eval-samples must be at least 2")
-    from ganctl.train.metrics import parse_train_metric
+    from ganctl.train.metrics import check_metric_inputs
 
-    parse_train_metric(cfg.metric)  # a typo fails here, before any work
+    check_metric_inputs(cfg.metric, cfg.inception_weights)  # a typo or a missing file fails before any work
     need(0.0 <= cfg.ema_decay < 1.0, f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")
     need(0.0 < cfg.g_density <= 1.0, f"--g-density must be in (0, 1], got {cfg.g_density}")
     need(0.0 < cfg.d_density <= 1.0, f"--d-density must be in (0, 1], got {cfg.d_density}")

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from ganctl.errors import UsageError, WeightsUnavailableError
+from ganctl.errors import InputFileError, UsageError, WeightsUnavailableError
 from ganctl.evaluate.extractors import INCEPTION, build_extractor, extract_features, resolve_inception_weights
 from ganctl.evaluate.generate import check_precision, generate_from_noise, make_noise
 from ganctl.evaluate.protocol import MetricRequest, parse_metrics
@@ -39,6 +40,13 @@ def parse_train_metric(text: str) -> MetricRequest | None:
     if request.kind not in ("fid", "kid"):
         raise UsageError(f"--metric {text!r}: training can follow fidN, kidN or proxy (lower is better)")
     return request
+
+
+def check_metric_inputs(metric: str, weights: str | None) -> None:
+    """Fail before any training: a metric typo (exit 2) or a named weights file that is not there (exit 3)."""
+    parse_train_metric(metric)
+    if weights and not Path(weights).expanduser().is_file():
+        raise InputFileError("Inception weights file not found (from --inception-weights)", weights)
 
 
 class InceptionMetric:
