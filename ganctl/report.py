@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ganctl.genotype import Genotype, load_genotype  # noqa: E402
 from ganctl.io.atomic import atomic_target, atomic_write_text  # noqa: E402
+from ganctl.io.rundir import read_jsonl  # noqa: E402
 from ganctl.io.safeio import read_json_object  # noqa: E402
 
 # node positions of one AdversarialNAS generator cell, left to right; edges to the output bow outwards
@@ -104,6 +105,7 @@ def write_report(root: str | Path) -> Path:
 
     root = Path(root)
     lines = ["# ganctl run report", "", f"Run folder: `{root}`", ""]
+    lines += _learning_section(root)
     search, train, compress = root / "search", root / "train", root / "compress"
     if (search / "genotype.json").exists():
         geno = load_genotype(search / "genotype.json")
@@ -145,6 +147,127 @@ def write_report(root: str | Path) -> Path:
     out = root / "report.md"
     atomic_write_text(out, "\n".join(lines) + "\n")
     return out
+
+
+def _final_generator(root: Path) -> Path | None:
+    for path in (root / "compress" / "generator.safetensors", root / "train" / "generator.safetensors"):
+        if path.exists():
+            return path
+    return None
+
+
+def draw_real_vs_generated(root: Path, path: Path, n: int = 64, seed: int = 0) -> Path | None:
+    """Real training images and samples of the final generator, side by side at the same scale."""
+    from torchvision.utils import make_grid
+
+    from ganctl.data import load_data
+    from ganctl.evaluate.generate import generate_uint8
+    from ganctl.io.artifact import load_generator
+
+    gen_path, config = _final_generator(root), root / "train" / "config.json"
+    if gen_path is None or not config.exists():
+        return None
+    cfg = read_json_object(config, what="config.json")
+    G, _ = load_generator(gen_path)
+    real = load_data(cfg["data"], cfg.get("data_root"), int(G.resolution), seed=int(cfg.get("seed", 0)),
+                     max_images=n).images
+    fake = generate_uint8(G, n, seed, batch_size=n, device="cpu")
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.5))
+    for ax, images, title in ((axes[0], real, f"real ({cfg['data']})"),
+                              (axes[1], fake, f"generated ({_rel(gen_path, root)})")):
+        grid = make_grid(images, nrow=8, padding=1, pad_value=255)
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return _save_fig(fig, path)
+
+
+def quality_curve(root: Path) -> dict[str, Any] | None:
+    """The in-loop metric of the training run: name, steps, values, and whether it is a proxy."""
+    stats = root / "train" / "stats.jsonl"
+    if not stats.exists():
+        return None
+    rows = read_jsonl(stats)
+    evals = [r for r in rows if r.get("metric", r.get("proxy")) is not None]
+    if not evals:
+        return None
+    return {"name": evals[-1].get("metric_name", evals[-1].get("proxy_name", "proxy")),
+            "proxy": evals[-1].get("metric_is_proxy", True), "steps": [r["step"] for r in evals],
+            "values": [float(r.get("metric", r.get("proxy"))) for r in evals]}
+
+
+def plot_quality_curve(curve: dict[str, Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    ax.plot(curve["steps"], curve["values"], marker="o", ms=3, color="#4c72b0")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(curve["name"])
+    ax.set_title(f"in-loop quality ({'proxy, ' if curve['proxy'] else ''}lower is better)", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save_fig(fig, path)
+
+
+def reference_rows(root: Path) -> list[dict[str, Any]]:
+    """Per metric: the floor (held-out real), each generator, the ceiling (matched noise), and where the
+    generators land between them: position 0 = real, 1 = noise."""
+    base_file, metrics_file = root / "evaluate" / "baselines.json", root / "evaluate" / "metrics.json"
+    if not (base_file.exists() and metrics_file.exists()):
+        return []
+    base = read_json_object(base_file, what="baselines.json")
+    arts = read_json_object(metrics_file, what="metrics.json").get("artifacts", [])
+    rows = []
+    for metric, floor in base["floor"].items():
+        ceiling = base["ceiling"].get(metric)
+        gens = [(a.get("name", "?"), a["metrics"][metric]["mean"]) for a in arts if metric in a.get("metrics", {})]
+        if ceiling is None or not gens or ceiling <= floor:
+            continue
+        rows.append({"metric": metric, "floor": floor, "ceiling": ceiling, "floor_kind": base["floor_kind"],
+                     "ceiling_kind": base["ceiling_kind"],
+                     "generators": [{"name": n, "value": v, "position": (v - floor) / (ceiling - floor)}
+                                    for n, v in gens]})
+    return rows
+
+
+def _nearer(position: float) -> str:
+    """How many times nearer the floor than the ceiling a position in [0, 1] is."""
+    if position <= 0:
+        return "at or below the real-image floor"
+    if position >= 1:
+        return "no better than matched noise"
+    ratio = (1 - position) / position
+    return f"{ratio:.1f}× nearer the real floor than the noise ceiling" if ratio >= 1 else \
+        f"{1 / ratio:.1f}× nearer the noise ceiling than the real floor"
+
+
+def _learning_section(root: Path) -> list[str]:
+    lines: list[str] = []
+    pair = draw_real_vs_generated(root, root / "report" / "real_vs_generated.png")
+    curve = quality_curve(root)
+    refs = reference_rows(root)
+    if pair is None and curve is None and not refs:
+        return lines
+    lines += ["## Does it learn?", ""]
+    if pair is not None:
+        lines += [f"![real vs generated]({_rel(pair, root)})", ""]
+    if curve is not None:
+        png = plot_quality_curve(curve, root / "report" / "quality_curve.png")
+        first, last = curve["values"][0], curve["values"][-1]
+        lines += [f"In-loop `{curve['name']}`{' (a proxy)' if curve['proxy'] else ''}: {first:.4g} at step "
+                  f"{curve['steps'][0]} → {last:.4g} at step {curve['steps'][-1]} "
+                  f"({last / first:.1%} of the first value); best {min(curve['values']):.4g} at step "
+                  f"{curve['steps'][curve['values'].index(min(curve['values']))]}.", "",
+                  f"![quality curve]({_rel(png, root)})", ""]
+    for r in refs:
+        lines += [f"`{r['metric']}` between two reference points measured in this run (floor: "
+                  f"{r['floor_kind']}; ceiling: {r['ceiling_kind']}):", "",
+                  "| images | value | position (0 = real, 1 = noise) |", "|---|---|---|",
+                  f"| held-out real (floor) | {r['floor']:.4g} | 0 |"]
+        lines += [f"| {g['name']} | {g['value']:.4g} | {g['position']:.3f} |" for g in r["generators"]]
+        lines += [f"| matched noise (ceiling) | {r['ceiling']:.4g} | 1 |", ""]
+        lines += [f"- {g['name']}: {_nearer(g['position'])}." for g in r["generators"]] + [""]
+    return lines
 
 
 def _fmt(value: Any) -> str:
@@ -193,8 +316,14 @@ def summary(root: str | Path, seconds: float | None = None) -> str:
         for row in read_json_object(metrics_file, what="metrics.json").get("artifacts", []):
             vals = ", ".join(f"{k} {v['mean']:.3f}" for k, v in row.get("metrics", {}).items() if "mean" in v)
             lines.append(f"  {row.get('name', '?'):<21} {vals}")
-    pictures = [p for p in (root / "report.md", root / "sample" / "grid.png", root / "sample" / "interpolation.png")
-                if p.exists()]
+    for r in reference_rows(root):
+        gens = " | ".join(f"{g['name'].split('/')[0]} {g['value']:.4g}" for g in r["generators"])
+        lines.append(f"  {r['metric']}: held-out real {r['floor']:.4g} | {gens} | matched noise {r['ceiling']:.4g}")
+        for g in r["generators"]:
+            where = f"{g['position']:.1%} of the way from real to noise"
+            lines.append(f"    {g['name']}: {where} ({_nearer(g['position'])})")
+    pictures = [p for p in (root / "report.md", root / "report" / "real_vs_generated.png",
+                            root / "sample" / "grid.png", root / "sample" / "interpolation.png") if p.exists()]
     if pictures:
         lines.append("  pictures              " + ", ".join(str(p) for p in pictures))
     return "\n".join(lines)

@@ -52,3 +52,38 @@ def test_arc_label_sits_on_the_curve():
     by = (1 - t) ** 2 * a[1] + 2 * (1 - t) * t * cy + t**2 * b[1]
     mx, my = _arc_midpoint(a, b, rad)
     assert abs(mx - bx) < 1e-12 and abs(my - by) < 1e-12 and my > 0.9  # bowed above both ends
+
+
+def test_learning_section_and_reference_points(tmp_path):
+    """Side-by-side grids, the falling in-loop curve and the floor/ceiling numbers, from known inputs."""
+    geno = load_genotype("tiny")
+    G = build_generator(generator_spec(geno, resolution=32, width=8, latent_dim=12, activation="pmish"))
+    save_generator(tmp_path / "compress" / "generator.safetensors", G)
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "config.json").write_text(json.dumps({"data": "sprites", "seed": 0}))
+    rows = [{"step": 100 * i, "loss_d": 0.0, "metric_name": "fid64_train_randconv_proxy", "metric": v,
+             "metric_is_proxy": True} for i, v in ((1, 8.0), (2, 2.0), (3, 0.5))]
+    (tmp_path / "train" / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (tmp_path / "evaluate").mkdir()
+    metric = "fid1k_train_randconv_proxy"
+    (tmp_path / "evaluate" / "metrics.json").write_text(json.dumps({"artifacts": [
+        {"name": "train/generator.safetensors", "metrics": {metric: {"mean": 0.3, "std": 0.0}}},
+        {"name": "compress/generator.safetensors", "metrics": {metric: {"mean": 0.5, "std": 0.0}}}]}))
+    (tmp_path / "evaluate" / "baselines.json").write_text(json.dumps({
+        "floor": {metric: 0.1}, "ceiling": {metric: 2.1}, "floor_kind": "held-out real", "ceiling_kind": "noise"}))
+
+    text = write_report(tmp_path).read_text()
+    assert "## Does it learn?" in text
+    assert "8 at step 100 → 0.5 at step 300 (6.2% of the first value); best 0.5 at step 300." in text
+    # position = (value - floor) / (ceiling - floor): 0.2/2 = 0.1 and 0.4/2 = 0.2
+    assert "| held-out real (floor) | 0.1 | 0 |" in text and "| matched noise (ceiling) | 2.1 | 1 |" in text
+    assert "| train/generator.safetensors | 0.3 | 0.100 |" in text
+    assert "| compress/generator.safetensors | 0.5 | 0.200 |" in text
+    assert "compress/generator.safetensors: 4.0× nearer the real floor than the noise ceiling." in text
+    pair = Image.open(tmp_path / "report" / "real_vs_generated.png")
+    assert pair.size[0] > 2 * pair.size[1] * 0.8 and pair.size[0] > 500
+    assert Image.open(tmp_path / "report" / "quality_curve.png").size[0] > 300
+
+    s = summary(tmp_path)
+    assert f"{metric}: held-out real 0.1 | train 0.3 | compress 0.5 | matched noise 2.1" in s
+    assert "20.0% of the way from real to noise (4.0× nearer the real floor than the noise ceiling)" in s

@@ -34,8 +34,8 @@ def test_presets_and_overrides():
 
 def test_resume_config_refuses_changes_unless_allowed():
     saved = resolve_config("tiny", {"out": "a"}).to_dict()
-    with pytest.raises(UsageError, match=r"steps \(20 -> 40\), width"):
-        resume_config(saved, {"steps": 40, "width": 8}, [])
+    with pytest.raises(UsageError, match=r"steps \(2400 -> 40\), width"):
+        resume_config(saved, {"steps": 40, "width": 4}, [])
     cfg = resume_config(saved, {"steps": 40, "out": "b", "device": "cpu"}, ["steps"])
     assert cfg.steps == 40 and cfg.out == "b"
 

@@ -131,7 +131,7 @@ DataOpt = Annotated[
     str,
     typer.Option(
         "--data",
-        help="shapes (built-in, offline) | cifar10 | cifar100 | stl10 | celeba | fashion-mnist | folder:PATH | npz:PATH",
+        help="sprites | shapes (built-in, offline) | cifar10 | cifar100 | stl10 | celeba | fashion-mnist | folder:PATH | npz:PATH",
     ),
 ]
 DataRootOpt = Annotated[str | None, typer.Option("--data-root", help="Where torchvision datasets live / download to.")]

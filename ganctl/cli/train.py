@@ -110,6 +110,15 @@ def command(
     eval_extractor: Annotated[
         str | None, _opt("--eval-extractor", panel=SCHEDULE, help="auto | inception-v3-compat | randconv.")
     ] = None,
+    metric: Annotated[
+        str | None,
+        _opt("--metric", panel=SCHEDULE,
+             help="What drives the bound schedule and best snapshot: proxy | fidN | kidN, e.g. fid10k_train."),
+    ] = None,
+    inception_weights: Annotated[
+        str | None, _opt("--inception-weights", panel=SCHEDULE,
+                         help="FID Inception weights file (offline; else GANCTL_INCEPTION_WEIGHTS).")
+    ] = None,
     log_every: Annotated[int | None, _opt("--log-every", panel=SCHEDULE, help="Steps per status line.")] = None,
     checkpoint_every: Annotated[int | None, _opt("--checkpoint-every", panel=SCHEDULE, help="Steps per checkpoint.")] = None,
     sample_every: Annotated[int | None, _opt("--sample-every", panel=SCHEDULE, help="Steps per sample grid.")] = None,

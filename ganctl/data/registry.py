@@ -10,6 +10,8 @@ from ganctl.data.imagedata import ImageData, make_image_data, random_subset
 from ganctl.data.npz import load_npz
 from ganctl.data.resize import resize_uint8
 from ganctl.data.shapes import DEFAULT_COUNT, generate_shapes
+from ganctl.data.sprites import DEFAULT_COUNT as SPRITES_COUNT
+from ganctl.data.sprites import generate_sprites
 from ganctl.data.torchvision_sets import load_torchvision
 from ganctl.errors import UsageError
 
@@ -29,6 +31,8 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {info.name: info for info in (
     DatasetInfo("shapes", 32, f"built-in procedural shapes on textured backgrounds ({DEFAULT_COUNT} images,"
                               " any resolution, no download)"),
+    DatasetInfo("sprites", 32, f"built-in: one flat-coloured circle, square or triangle on a plain background"
+                               f" ({SPRITES_COUNT} images, any resolution, no download; learnable in minutes)"),
     DatasetInfo("cifar10", 32, "CIFAR-10 train split, 50k images"),
     DatasetInfo("cifar100", 32, "CIFAR-100 train split, 50k images"),
     DatasetInfo("stl10", 48, "STL-10 train+unlabeled, 105k images resized from 96 px"),
@@ -99,6 +103,10 @@ def load_data(name: str, root: str | Path | None = None, resolution: int | None 
         res = resolution or default
         images = generate_shapes(max_images or DEFAULT_COUNT, res, seed)
         source = f"procedural shapes, seed {seed}, {images.shape[0]} images at {res} px"
+    elif kind == "sprites":
+        res = resolution or default
+        images = generate_sprites(max_images or SPRITES_COUNT, res, seed)
+        source = f"procedural sprites, seed {seed}, {images.shape[0]} images at {res} px"
     elif kind == "folder":
         images, skipped, source = load_folder(Path(path), resolution or default)
     elif kind == "npz":

@@ -157,7 +157,10 @@ class Trainer:
         self.noise = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "noise"))
         self.step = 0
         self.best: float | None = None
-        self.proxy = None
+        from ganctl.train.metrics import MetricChoice, ScheduleGate
+
+        self.metric: MetricChoice | None = None
+        self.gate = ScheduleGate()
         self.step_fn = GANStep(
             self._wrap(G, D, teacher),
             self.opt_g,
@@ -217,6 +220,7 @@ class Trainer:
             "scaler": None,
             "bound": self.bound.state_dict(),
             "best": self.best,
+            "gate": self.gate.state_dict(),
             "sparse_g": self.sparse_g.state_dict() if self.sparse_g else None,
             "sparse_d": self.sparse_d.state_dict() if self.sparse_d else None,
             "noise_rng": self.noise.get_state(),
@@ -234,6 +238,7 @@ class Trainer:
         self.opt_d.load_state_dict(state["opt_d"])
         self.bound.load_state_dict(state["bound"])
         self.best = state["best"]
+        self.gate.load_state_dict(state.get("gate"))
         for name, masks in (("sparse_g", self.sparse_g), ("sparse_d", self.sparse_d)):
             if (masks is None) != (state[name] is None):
                 raise UsageError(
@@ -345,14 +350,18 @@ class Trainer:
             self._warmup_unlogged = False
         if evaluate:
             metric = self._evaluate()
-            row.update({"proxy_name": self.proxy_name, "proxy": metric})
-            self.bound.update(metric)
+            proxy = self.metric is None or self.metric.is_proxy
+            row.update({"metric_name": self.proxy_name, "metric": metric, "metric_is_proxy": proxy})
+            if proxy:
+                row.update({"proxy_name": self.proxy_name, "proxy": metric})
+            if self.gate.should_update(self.ema.module):  # one judgement per distinct generator state
+                self.bound.update(metric)
             row["b_u_next"] = self.bound.b_u
             if self.best is None or metric < self.best:
                 self.best = metric
                 if self.world.is_main:
                     self._save_generator(
-                        BEST, {"proxy_metric": self.proxy_name, "proxy_value": metric, "proxy": True}
+                        BEST, {"proxy_metric": self.proxy_name, "proxy_value": metric, "proxy": proxy}
                     )
         for name, masks in (("g", self.sparse_g), ("d", self.sparse_d)):
             if masks is not None:
@@ -371,25 +380,25 @@ class Trainer:
 
     @property
     def proxy_name(self) -> str:
-        return self.proxy.name if self.proxy is not None else "proxy"
+        """The in-loop metric's name (FID/KID with its protocol, or a name ending in _proxy)."""
+        return self.metric.name if self.metric is not None else "proxy"
 
     def _evaluate(self) -> float:
         metric = float("nan")
         if self.world.is_main:
-            from ganctl.evaluate.proxy import QualityProxy
+            from ganctl.train.metrics import build_train_metric
 
             with _rng_fork(self.device):
-                if self.proxy is None:
-                    self.proxy = QualityProxy(
-                        self.data,
-                        n_samples=self.cfg.eval_samples,
-                        extractor=self.cfg.eval_extractor,
-                        seed=derive_seed(self.cfg.seed, "eval") % (1 << 31),
-                        batch_size=min(250, self.cfg.eval_samples),
-                        device=self.device,
+                if self.metric is None:
+                    self.metric = build_train_metric(
+                        self.cfg.metric, self.data, eval_samples=self.cfg.eval_samples,
+                        eval_extractor=self.cfg.eval_extractor, weights=self.cfg.inception_weights,
+                        seed=derive_seed(self.cfg.seed, "eval") % (1 << 31), device=self.device,
                         precision=self.cfg.precision,
                     )
-                metric = float(self.proxy.score(self.ema.module))
+                    if self.metric.note and self.hooks.echo:
+                        self.hooks.echo(self.metric.note)
+                metric = float(self.metric.scorer.score(self.ema.module))
         return ddp.broadcast_float(metric, self.world, self.device)
 
     def _grid(self) -> None:
@@ -476,6 +485,7 @@ class Trainer:
                 {
                     "proxy_name": self.proxy_name,
                     "best_proxy": self.best,
+                    "metric_is_proxy": self.metric is None or self.metric.is_proxy,
                     "best_output": str(self.run.path(BEST)),
                 }
             )
@@ -511,8 +521,8 @@ def status_line(row: dict[str, Any], total: int) -> str:
         f"b_u {row['b_u']:g}",
         f"{row['img_per_s']:.0f} img/s",
     ]
-    if "proxy" in row:
-        parts.append(f"{row['proxy_name']} {row['proxy']:.3f}")
+    if "metric" in row:
+        parts.append(f"{row['metric_name']} {row['metric']:.3f}")
     if "g_density" in row:
         parts.append(f"G density {row['g_density']:.4f}")
     return "  ".join(parts)

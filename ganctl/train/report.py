@@ -18,7 +18,7 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path, metric_name: str |
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    evals = [r for r in rows if r.get("proxy") is not None]
+    evals = [r for r in rows if r.get("metric", r.get("proxy")) is not None]
     fig, axes = plt.subplots(1, 2 if evals else 1, figsize=(10 if evals else 5, 3.5), squeeze=False)
     ax = axes[0][0]
     steps = [r["step"] for r in ticks]
@@ -29,9 +29,10 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path, metric_name: str |
     ax.legend()
     if evals:
         ax2 = axes[0][1]
-        ax2.plot([r["step"] for r in evals], [r["proxy"] for r in evals], marker="o")
+        ax2.plot([r["step"] for r in evals], [r.get("metric", r.get("proxy")) for r in evals], marker="o")
         ax2.set_xlabel("step")
-        ax2.set_title(f"{metric_name or 'proxy'} (proxy, lower is better)")
+        proxy = evals[-1].get("metric_is_proxy", True)
+        ax2.set_title(f"{metric_name or 'proxy'} ({'proxy, ' if proxy else ''}lower is better)")
     fig.tight_layout()
     with atomic_target(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
