@@ -48,7 +48,7 @@ PathLike = str | Path
 def load_generator(path: PathLike, device: str = "cpu") -> nn.Module:
     """A generator artifact (dense, compressed or sparse) as an eval-mode module with `.spec`, `.latent_dim`,
     `.resolution` and `.artifact` (the header: provenance, parameter counts, sha256)."""
-    from ganctl.device import resolve_device
+    from ganctl.runtime import resolve_device
     from ganctl.io.artifact import load_generator as _load
 
     G, info = _load(path, resolve_device(device))
@@ -90,7 +90,7 @@ def train(
         cfg = resume_config(RunDir.load_config(out), values, allow_change)
     else:
         if values.get("precision") is None:
-            from ganctl.device import resolve_device
+            from ganctl.runtime import resolve_device
 
             values["precision"] = "bf16" if resolve_device(values.get("device") or "auto").type == "cuda" else "fp32"
         cfg = resolve_config(preset, values)
@@ -211,7 +211,7 @@ def sample(
 
     Also writes them when `grid` (PNG), `npz` (key 'x', N×H×W×3) or `out_dir` (numbered PNGs) is given.
     """
-    from ganctl.device import resolve_device
+    from ganctl.runtime import resolve_device
     from ganctl.evaluate.generate import generate_uint8
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz
 

@@ -2,7 +2,7 @@
 import torch
 
 from ganctl.compress.finetune import FinetuneConfig, finetune
-from ganctl.compress.layers import Factorised
+from ganctl.nn.factorised import Factorised
 from ganctl.compress.plan import apply_plan, decomposable_layers, plan_entry
 from ganctl.data import BatchStream, load_data
 from ganctl.genotype import load_genotype

@@ -12,7 +12,7 @@ from ganctl.export import export_generator
 from ganctl.genotype import load_genotype
 from ganctl.io.artifact import load_generator, save_generator
 from ganctl.models import build_generator, generator_spec
-from ganctl.train.sparse import SparseMasks
+from ganctl.core.sparse import SparseMasks
 
 ort = pytest.importorskip("onnxruntime")
 runner = CliRunner()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganctl.errors import UsageError
-from ganctl.losses import (
+from ganctl.core.losses import (
     BoundSchedule,
     d_loss,
     dgl_teacher_term,

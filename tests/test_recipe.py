@@ -9,7 +9,7 @@ from ganctl.compress.run import CompressConfig, Hooks, compress
 from ganctl.io.artifact import read_artifact
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import train
-from ganctl.train.step import GANStep
+from ganctl.core.step import GANStep
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
-    import ganctl.losses as losses
+    import ganctl.core.losses as losses
 
     real_g_loss, calls = losses.g_loss, {"n": 0}
 

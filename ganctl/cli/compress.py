@@ -205,7 +205,7 @@ def _print_table(console: Any, report: dict[str, Any]) -> None:
 
 def compress_header_parts(cfg: Any) -> list[str]:
     """Parent artifact size from its header (no model is built), then where the work happens."""
-    from ganctl.device import resolve_device
+    from ganctl.runtime import resolve_device
     from ganctl.io.artifact import read_artifact
 
     info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)

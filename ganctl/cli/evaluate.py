@@ -95,7 +95,7 @@ def command(
 
     def body() -> dict:
         from ganctl.cli.common import load_cli_data
-        from ganctl.device import resolve_device
+        from ganctl.runtime import resolve_device
         from ganctl.errors import RunDirError, UsageError
         from ganctl.evaluate.api import evaluate_artifacts, evaluate_reference
         from ganctl.io.artifact import load_generator

@@ -84,7 +84,7 @@ def train_header_parts(cfg: Any, fast: bool = False) -> list[str]:
             G, D = build_models(cfg)
         n_g, n_d = (sum(p.numel() for p in m.parameters()) for m in (G, D))
         parts.append(f"G {params(n_g)} / D {params(n_d)} parameters")
-    from ganctl.device import resolve_device
+    from ganctl.runtime import resolve_device
 
     parts += [f"device {resolve_device(cfg.device)}", cfg.precision, f"out {cfg.out}"]
     return parts

@@ -58,7 +58,7 @@ def command(
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from ganctl.device import resolve_device
+        from ganctl.runtime import resolve_device
         from ganctl.errors import RunDirError, UsageError
         from ganctl.evaluate.generate import generate_uint8, resolve_precision
         from ganctl.evaluate.sample import interpolate as interp

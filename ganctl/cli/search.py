@@ -133,7 +133,7 @@ def command(
         started = time.monotonic()
         sink = TensorBoardSink(cfg.out, "search", resume=resume) if log == "tensorboard" else None
         if not g.quiet:
-            from ganctl.device import resolve_device
+            from ganctl.runtime import resolve_device
 
             header(g.console, "search", [f"{cfg.method}, preset {cfg.preset}", f"data {cfg.data} at {cfg.resolution} px",
                                          f"supernets G {cfg.width_g} / D {cfg.width_d} channels, {cfg.steps} steps",

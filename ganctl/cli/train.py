@@ -221,7 +221,7 @@ def command(
             if allow_change:
                 raise UsageError("--allow-change only applies with --resume")
             if values.get("precision") is None:
-                from ganctl.device import resolve_device
+                from ganctl.runtime import resolve_device
 
                 dev = values.get("device") or "auto"
                 values["precision"] = "bf16" if resolve_device(dev).type == "cuda" else "fp32"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ganctl.compress.layers import (
+from ganctl.nn.factorised import (
     CPConv2d,
     CPConvTranspose2d,
     Factorised,

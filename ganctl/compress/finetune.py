@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.compress.layers import Factorised
-from ganctl.device import derive_seed, rng_state, set_rng_state
+from ganctl.nn.factorised import Factorised
+from ganctl.runtime import derive_seed, rng_state, set_rng_state
 from ganctl.errors import TrainingDivergedError
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 
@@ -102,9 +102,9 @@ def finetune(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) `cfg.steps` steps; checkpoints every `checkpoint_every` steps and at the end."""
-    from ganctl.train.ddp import World
-    from ganctl.train.fast import make_adam
-    from ganctl.train.step import GANStep, StepModules
+    from ganctl.core.ddp import World
+    from ganctl.core.optim import make_adam
+    from ganctl.core.step import GANStep, StepModules
 
     G.to(device).train()
     D.to(device).train()

@@ -13,7 +13,7 @@ from typing import Any
 from torch import nn
 
 from ganctl.compress.decompose import build_factorised, decompose_layer, resolve_method
-from ganctl.compress.layers import Factorised, layer_type
+from ganctl.nn.factorised import Factorised, layer_type
 from ganctl.errors import SpecError, UsageError
 
 PLAN_KEYS = ("layer", "type", "method", "rank")

@@ -32,7 +32,7 @@ from ganctl.compress.decompose import (
     parity_rank,
     resolve_method,
 )
-from ganctl.compress.layers import Factorised, layer_type
+from ganctl.nn.factorised import Factorised, layer_type
 from ganctl.compress.plan import plan_entry
 from ganctl.errors import GanctlError, InputFileError, UsageError
 

@@ -14,14 +14,14 @@ from torch import nn
 from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer, dense_params, factorised_params
 from ganctl.compress.finetune import FinetuneConfig, finetune, from_recipe
-from ganctl.compress.layers import num_params
+from ganctl.nn.factorised import num_params
 from ganctl.compress.plan import select_layers, validate_plan
-from ganctl.device import derive_seed, resolve_device, seed_all
+from ganctl.runtime import derive_seed, resolve_device, seed_all
 from ganctl.errors import InputFileError, UsageError
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.rundir import RunDir
-from ganctl.train.fast import default_precision
-from ganctl.train.recipe import parent_recipe
+from ganctl.core.optim import default_precision
+from ganctl.recipe import parent_recipe
 
 GENERATOR = "generator.safetensors"
 RANKS = "ranks.json"
@@ -150,7 +150,7 @@ def _load_data(cfg: CompressConfig, resolution: int) -> Any:
 def _teacher(cfg: CompressConfig, parent: Any, resolution: int, device: torch.device) -> nn.Module | None:
     if not cfg.teacher_d:
         return None
-    from ganctl.train.dgl import check_teacher_shape, load_teacher
+    from ganctl.core.dgl import check_teacher_shape, load_teacher
 
     if cfg.teacher_d.endswith(".safetensors"):
         from ganctl.io.artifact import read_artifact

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
+from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json

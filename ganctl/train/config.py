@@ -88,7 +88,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "fp32"
     compile: bool | None = None  # None: on for CUDA, off on the CPU (resolved when the run starts)
-    compile_mode: str = "default"  # see ganctl.train.fast.COMPILE_MODES
+    compile_mode: str = "default"  # see ganctl.core.optim.COMPILE_MODES
     channels_last: bool = True
     deterministic: bool = False
     device: str = "auto"

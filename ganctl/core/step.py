@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganctl import losses
+from ganctl.core import losses
 from ganctl.evaluate.generate import precision_autocast
 from ganctl.train.config import D_FORWARDS
-from ganctl.train.ddp import World, gather
+from ganctl.core.ddp import World, gather
 
 
 @dataclass
