@@ -12,10 +12,10 @@ import time
 
 import torch
 
-from ganctl.train.config import resolve_config
 from ganctl.core.ddp import World
-from ganctl.train.loop import build_models
 from ganctl.core.step import GANStep, StepModules
+from ganctl.train.config import resolve_config
+from ganctl.train.loop import build_models
 
 
 def make_step(cfg, device: torch.device, d_forward: str) -> GANStep:

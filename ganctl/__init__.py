@@ -48,8 +48,8 @@ PathLike = str | Path
 def load_generator(path: PathLike, device: str = "cpu") -> nn.Module:
     """A generator artifact (dense, compressed or sparse) as an eval-mode module with `.spec`, `.latent_dim`,
     `.resolution` and `.artifact` (the header: provenance, parameter counts, sha256)."""
-    from ganctl.runtime import resolve_device
     from ganctl.io.artifact import load_generator as _load
+    from ganctl.runtime import resolve_device
 
     G, info = _load(path, resolve_device(device))
     G.artifact = info
@@ -211,9 +211,9 @@ def sample(
 
     Also writes them when `grid` (PNG), `npz` (key 'x', N×H×W×3) or `out_dir` (numbered PNGs) is given.
     """
-    from ganctl.runtime import resolve_device
     from ganctl.evaluate.generate import generate_uint8
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz
+    from ganctl.runtime import resolve_device
 
     G = load_generator(generator) if isinstance(generator, (str, Path)) else generator
     dev = resolve_device(device)

@@ -14,8 +14,8 @@ from ganctl.compress.decompose import (
     max_rank,
     parity_rank,
 )
-from ganctl.nn.factorised import num_params
 from ganctl.errors import UsageError
+from ganctl.nn.factorised import num_params
 
 
 @pytest.fixture(autouse=True)

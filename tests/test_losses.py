@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from ganctl.errors import UsageError
 from ganctl.core.losses import (
     BoundSchedule,
     d_loss,
@@ -19,6 +18,7 @@ from ganctl.core.losses import (
     ns_d_loss,
     ns_g_loss,
 )
+from ganctl.errors import UsageError
 
 
 def _k(u, v, sigma=1.0):

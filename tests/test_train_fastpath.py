@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch import nn
 
+from ganctl.core.ddp import World
+from ganctl.core.optim import make_adam, resolve_compile
+from ganctl.core.step import GANStep, StepModules
 from ganctl.data import BatchStream
 from ganctl.nn.spectral import SpectralScale
 from ganctl.train.config import resolve_config
-from ganctl.core.ddp import World
-from ganctl.core.optim import make_adam, resolve_compile
 from ganctl.train.loop import build_models
-from ganctl.core.step import GANStep, StepModules
 
 CPU = torch.device("cpu")
 

@@ -205,8 +205,8 @@ def _print_table(console: Any, report: dict[str, Any]) -> None:
 
 def compress_header_parts(cfg: Any) -> list[str]:
     """Parent artifact size from its header (no model is built), then where the work happens."""
-    from ganctl.runtime import resolve_device
     from ganctl.io.artifact import read_artifact
+    from ganctl.runtime import resolve_device
 
     info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)
     return [f"{cfg.artifact} ({params(info.num_params)} parameters)", f"rank {cfg.rank}, {cfg.method}",

@@ -58,7 +58,6 @@ def command(
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from ganctl.runtime import resolve_device
         from ganctl.errors import RunDirError, UsageError
         from ganctl.evaluate.generate import generate_uint8, resolve_precision
         from ganctl.evaluate.sample import interpolate as interp
@@ -67,6 +66,7 @@ def command(
         from ganctl.io.outputs import check_output_file
         from ganctl.io.rundir import lock_folder
         from ganctl.models.limits import MAX_SAMPLES, check_sizes
+        from ganctl.runtime import resolve_device
 
         targets = [t for t in (grid, out_dir, npz) if t is not None]
         if len(targets) != 1:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ganctl.errors import SpecError, UsageError
 from ganctl.nn.factorised import (
     CPConv2d,
     CPConvTranspose2d,
@@ -29,7 +30,6 @@ from ganctl.nn.factorised import (
     _pair,
     layer_type,
 )
-from ganctl.errors import SpecError, UsageError
 
 METHODS = ("cp", "tucker")
 

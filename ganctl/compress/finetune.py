@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.nn.factorised import Factorised
-from ganctl.runtime import derive_seed, rng_state, set_rng_state
 from ganctl.errors import TrainingDivergedError
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
+from ganctl.nn.factorised import Factorised
+from ganctl.runtime import derive_seed, rng_state, set_rng_state
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import Any
 from torch import nn
 
 from ganctl.compress.decompose import build_factorised, decompose_layer, resolve_method
-from ganctl.nn.factorised import Factorised, layer_type
 from ganctl.errors import SpecError, UsageError
+from ganctl.nn.factorised import Factorised, layer_type
 
 PLAN_KEYS = ("layer", "type", "method", "rank")
 

@@ -14,14 +14,14 @@ from torch import nn
 from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer, dense_params, factorised_params
 from ganctl.compress.finetune import FinetuneConfig, finetune, from_recipe
-from ganctl.nn.factorised import num_params
 from ganctl.compress.plan import select_layers, validate_plan
-from ganctl.runtime import derive_seed, resolve_device, seed_all
+from ganctl.core.optim import default_precision
 from ganctl.errors import InputFileError, UsageError
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.rundir import RunDir
-from ganctl.core.optim import default_precision
+from ganctl.nn.factorised import num_params
 from ganctl.recipe import parent_recipe
+from ganctl.runtime import derive_seed, resolve_device, seed_all
 
 GENERATOR = "generator.safetensors"
 RANKS = "ranks.json"

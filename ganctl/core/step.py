@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from ganctl.core import losses
+from ganctl.core.ddp import World, gather
 from ganctl.evaluate.generate import precision_autocast
 from ganctl.train.config import D_FORWARDS
-from ganctl.core.ddp import World, gather
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from ganctl.data import BatchStream, ImageData
 from ganctl.core.losses import d_loss, g_loss
+from ganctl.data import BatchStream, ImageData
 from ganctl.nn.ops import DOWN_OPS, NORMAL_OPS, UP_OPS
 from ganctl.search.config import SearchConfig
 from ganctl.search.derive import (

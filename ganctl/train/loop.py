@@ -20,16 +20,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
-from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
-from ganctl.io.rundir import RunDir
 from ganctl.core import ddp
-from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
 from ganctl.core.ema import EMA
 from ganctl.core.optim import compile_module, make_adam, resolve_compile, synchronize
-from ganctl.recipe import train_recipe
 from ganctl.core.sparse import SparseMasks, cosine_drop
 from ganctl.core.step import GANStep, StepModules
+from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
+from ganctl.io.rundir import RunDir
+from ganctl.recipe import train_recipe
+from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
+from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
 
 CHECKPOINT = "checkpoint.pt"
 GENERATOR = "generator.safetensors"
