@@ -48,7 +48,7 @@ PathLike = str | Path
 def load_generator(path: PathLike, device: str = "cpu") -> nn.Module:
     """A generator artifact (dense, compressed or sparse) as an eval-mode module with `.spec`, `.latent_dim`,
     `.resolution` and `.artifact` (the header: provenance, parameter counts, sha256)."""
-    from ganctl.io.artifact import load_generator as _load
+    from ganctl.models.artifact import load_generator as _load
     from ganctl.runtime import resolve_device
 
     G, info = _load(path, resolve_device(device))

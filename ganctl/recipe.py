@@ -7,9 +7,20 @@ rate, betas and loss, not at the initial b_u = 4 of a fresh run (methods §4: th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ganctl.train.config import TrainConfig
+if TYPE_CHECKING:  # an annotation only: recipe.py sits below the stages and imports none of them
+    from ganctl.train.config import TrainConfig
+
+# The recipe's choice tuples, written once (train, search, compress and the core check against these).
+LOSSES = ("mmd", "hinge")  # user-facing losses; core/losses.py also offers "ns" to library callers
+BOUND_SCHEDULES = ("saturate", "linear", "saturate-linear", "fixed")
+D_REGROW = ("static", "random")
+D_FORWARDS = ("joint", "separate")
+# "default": inductor fusion, no autotuning (compiles in seconds). "max-autotune-no-cudagraphs": also
+# benchmarks conv/matmul kernels (minutes of warm-up). "reduce-overhead": CUDA graphs on top (pays when
+# launch overhead dominates; needs static shapes).
+COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 
 RECIPE_VERSION = 1
 

@@ -97,9 +97,9 @@ def command(
         from ganctl.cli.common import load_cli_data
         from ganctl.errors import RunDirError, UsageError
         from ganctl.evaluate.api import evaluate_artifacts, evaluate_reference
-        from ganctl.io.artifact import load_generator
         from ganctl.io.atomic import atomic_write_json
         from ganctl.io.rundir import lock_folder
+        from ganctl.models.artifact import load_generator
         from ganctl.models.limits import check_sizes
         from ganctl.runtime import resolve_device
 

@@ -62,9 +62,9 @@ def command(
         from ganctl.evaluate.generate import generate_uint8, resolve_precision
         from ganctl.evaluate.sample import interpolate as interp
         from ganctl.evaluate.sample import sample_to_dir, sample_to_npz, save_grid
-        from ganctl.io.artifact import load_generator
         from ganctl.io.outputs import check_output_file
         from ganctl.io.rundir import lock_folder
+        from ganctl.models.artifact import load_generator
         from ganctl.models.limits import MAX_SAMPLES, check_sizes
         from ganctl.runtime import resolve_device
 

@@ -126,7 +126,8 @@ def _check_resume_flags(cfg: CompressConfig) -> None:
 
 
 def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, Any]:
-    from ganctl.io.artifact import load_generator, read_artifact
+    from ganctl.io.artifact import read_artifact
+    from ganctl.models.artifact import load_generator
 
     info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)  # load_generator hashes it
     if info.spec.get("decomposition"):
@@ -173,7 +174,7 @@ def _student_d(cfg: CompressConfig, teacher: nn.Module | None, resolution: int) 
         return copy.deepcopy(teacher).requires_grad_(True)
     beside = Path(cfg.artifact).with_name("discriminator.safetensors")
     if beside.is_file():
-        from ganctl.io.artifact import load_discriminator
+        from ganctl.models.artifact import load_discriminator
 
         return load_discriminator(beside)[0]
     from ganctl.models import build_discriminator, discriminator_spec

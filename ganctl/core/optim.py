@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ganctl.errors import UsageError
-from ganctl.train.config import COMPILE_MODES
+from ganctl.recipe import COMPILE_MODES
 
 
 def make_adam(

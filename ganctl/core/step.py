@@ -21,8 +21,8 @@ from torch import nn
 
 from ganctl.core import losses
 from ganctl.core.ddp import World, gather
-from ganctl.evaluate.generate import precision_autocast
-from ganctl.train.config import D_FORWARDS
+from ganctl.recipe import D_FORWARDS
+from ganctl.runtime import precision_autocast
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.evaluate.generate import precision_autocast
+from ganctl.runtime import precision_autocast
 
 
 @dataclass

@@ -11,17 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganctl.errors import UsageError
+from ganctl.recipe import BOUND_SCHEDULES, COMPILE_MODES, D_FORWARDS, D_REGROW, LOSSES  # noqa: F401 - re-exported
 
-LOSSES = ("mmd", "hinge")
 D_NORMS = ("sn", "bssn")
-BOUND_SCHEDULES = ("saturate", "linear", "saturate-linear", "fixed")
 PRECISIONS = ("fp32", "bf16")
-D_REGROW = ("static", "random")
-D_FORWARDS = ("joint", "separate")
-# "default": inductor fusion, no autotuning (compiles in seconds). "max-autotune-no-cudagraphs": also
-# benchmarks conv/matmul kernels (minutes of warm-up). "reduce-overhead": CUDA graphs on top (pays when
-# launch overhead dominates; needs static shapes).
-COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 
 # Keys that never change the maths, so a resume may change them without --allow-change.
 RUNTIME_KEYS = frozenset(
