@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ganctl.errors import UsageError
+from ganctl.recipe import AUTO, PRECISIONS
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -69,9 +70,7 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-# Precision: one tuple of choices and one resolver of "auto", shared by train, search, compress and evaluate.
-PRECISIONS = ("fp32", "bf16")
-AUTO = "auto"
+# Precision: one resolver of "auto" (the tuple lives in recipe.py), shared by train, search, compress and evaluate.
 
 
 def check_precision(precision: str) -> str:

@@ -133,7 +133,7 @@ def command(
     teacher_d: Annotated[
         str | None, _opt("--teacher-d", panel=LOSS, help="DGL teacher: discriminator.safetensors or a train checkpoint.")
     ] = None,
-    dgl_weight: Annotated[float | None, _opt("--dgl-weight", panel=LOSS, help="DGL α (default 0.1).")] = None,
+    dgl_weight: Annotated[float | None, _opt("--dgl-weight", panel=LOSS, help="DGL α (teacher term weight).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.",
                                         rich_help_panel=SPEED, show_default=True)] = "auto",
     out: Annotated[

@@ -18,6 +18,7 @@ from torch import nn
 from ganctl.errors import TrainingDivergedError
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.nn.factorised import Factorised
+from ganctl.recipe import DEFAULTS
 from ganctl.runtime import derive_seed, rng_state, set_rng_state
 
 
@@ -25,14 +26,15 @@ from ganctl.runtime import derive_seed, rng_state, set_rng_state
 class FinetuneConfig:
     steps: int = 0
     batch_size: int = 64
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.0, 0.9)
-    loss: str = "mmd"
-    b_l: float = 0.25
-    b_u: float = 4.0
-    modified_weight: float = 1e-4
+    # recipe values under the fine-tune's older names (defaults written once, in ganctl.recipe)
+    lr: float = DEFAULTS.lr_g
+    betas: tuple[float, float] = (DEFAULTS.beta1, DEFAULTS.beta2)
+    loss: str = DEFAULTS.loss
+    b_l: float = DEFAULTS.bound_lower
+    b_u: float = DEFAULTS.bound_upper
+    modified_weight: float = DEFAULTS.mmd_modified_weight
     freeze_factors: bool = False
-    dgl_weight: float = 0.1
+    dgl_weight: float = DEFAULTS.dgl_weight
     checkpoint_every: int = 200
     seed: int = 0
     precision: str = "fp32"  # bf16 on CUDA (autocast around the networks, losses in fp32), as in train

@@ -148,6 +148,7 @@ class Trainer:
             cap=cfg.bound_cap,
             patience=cfg.bound_patience,
             factor=cfg.bound_factor,
+            increment=cfg.bound_increment,
             total_updates=max(1, self.total // max(self.eval_every, 1)),
         )
         # every rank draws the same global batch and noise and keeps its slice (see ddp.py)
