@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ganctl import models  # the package, so a patched `models.build_generator` is the one used
 from ganctl.errors import GanctlError, InputFileError, SpecError, UsageError
 from ganctl.models.plan import apply_plan
 
@@ -137,8 +138,6 @@ def meta_state_shapes(kind: str, spec: dict[str, Any]) -> dict[str, tuple[int, .
     Discriminators are built without their spectral-norm parametrization (its power iteration
     cannot run on meta), so the names differ from a stored file but the weight sizes are the same.
     """
-    from ganctl import models
-
     check_spec(kind, spec)
     with torch.device("meta"):
         if kind == "generator":
