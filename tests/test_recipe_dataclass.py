@@ -122,3 +122,24 @@ def test_record_round_trip_and_v1_records():
     old, reached = Recipe.from_record(v1)
     assert reached == 16.0 and old.bound_upper == 4.0 and old.bound_lower == 0.5
     assert (old.lr_g, old.lr_d, old.beta2, old.n_critic, old.dgl_weight) == (1e-4, 3e-4, 0.99, 2, 0.1)
+
+
+def test_saturate_linear_increment_reaches_the_schedule(tmp_path, monkeypatch):
+    """--bound-increment was unreachable (always 4); now the flag reaches the run's BoundSchedule."""
+    sched = losses.BoundSchedule(mode="saturate-linear", patience=1, increment=2.5)
+    assert sched.update(None) == 4.0 + 2.5 and sched.update(None) == 4.0 + 2 * 2.5
+    built = []
+
+    class Spy(losses.BoundSchedule):
+        def __post_init__(self) -> None:
+            built.append(self.increment)
+            super().__post_init__()
+
+    monkeypatch.setattr(losses, "BoundSchedule", Spy)
+    from ganctl.train.loop import train
+
+    cfg = resolve_config("tiny", {"width": 4, "d_width": 8, "latent_dim": 12, "batch_size": 4, "steps": 1,
+                                  "eval_every": 0, "out": str(tmp_path / "run"), "device": "cpu",
+                                  "bound_schedule": "saturate-linear", "bound_increment": 2.5})
+    train(cfg)
+    assert built == [2.5]

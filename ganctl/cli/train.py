@@ -86,6 +86,10 @@ def command(
     ] = None,
     bound_patience: Annotated[int | None, _opt("--bound-patience", panel=LOSS, help="Evaluations without gain.")] = None,
     bound_cap: Annotated[float | None, _opt("--bound-cap", panel=LOSS, help="Largest b_u.")] = None,
+    bound_factor: Annotated[float | None, _opt("--bound-factor", panel=LOSS, help="saturate: b_u *= factor.")] = None,
+    bound_increment: Annotated[
+        float | None, _opt("--bound-increment", panel=LOSS, help="saturate-linear: b_u += increment.")
+    ] = None,
     batch_size: Annotated[
         int | None, _opt("--batch-size", panel=OPTIM, help="Global batch (split over processes).")
     ] = None,
