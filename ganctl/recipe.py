@@ -18,12 +18,9 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ganctl.errors import UsageError
-
-if TYPE_CHECKING:  # an annotation only: recipe.py sits below the stages and imports none of them
-    from ganctl.train.config import TrainConfig
 
 # The recipe's choice tuples, written once (train, search, compress and the core check against these).
 LOSSES = ("mmd", "hinge")  # user-facing losses; core/losses.py also offers "ns" to library callers
@@ -190,8 +187,10 @@ def apply_preset(base: dict[str, Any], *deltas: dict[str, Any]) -> dict[str, Any
 RECIPE_VERSION = 1
 
 
-def train_recipe(cfg: TrainConfig, b_u: float) -> dict[str, Any]:
-    """The recipe of a run whose bound schedule has reached `b_u` (the value the next step would use)."""
+def train_recipe(cfg: Any, b_u: float) -> dict[str, Any]:
+    """The recipe of a run whose bound schedule has reached `b_u` (the value the next step would use).
+
+    `cfg` is a TrainConfig, not imported: recipe.py sits below the stages."""
     return {
         "version": RECIPE_VERSION,
         "loss": cfg.loss,
