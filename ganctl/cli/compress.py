@@ -136,6 +136,7 @@ def command(
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.compress.run import CompressConfig, Hooks, compress
         from ganctl.errors import UsageError
 
@@ -208,8 +209,8 @@ def _print_table(console: Any, report: dict[str, Any]) -> None:
 
 def compress_header_parts(cfg: Any) -> list[str]:
     """Parent artifact size from its header (no model is built), then where the work happens."""
-    from ganctl.io.artifact import read_artifact
-    from ganctl.runtime import resolve_device
+    from ganctl.io.artifact import read_artifact  # lazy: loads torch; --help and flag errors stay fast
+    from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
     info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)
     return [f"{cfg.artifact} ({params(info.num_params)} parameters)", f"rank {cfg.rank}, {cfg.method}",

@@ -113,8 +113,10 @@ def command(
 
         from ganctl.errors import UsageError
         from ganctl.logsink import TensorBoardSink, check_log_choice
+
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.search.config import SearchConfig, make_config, parse_budget
-        from ganctl.search.loop import run_search
+        from ganctl.search.loop import run_search  # lazy: loads torch; --help and flag errors stay fast
 
         known = {f.name for f in dataclasses.fields(SearchConfig)}
         from_file = read_config_file(config, known, "search") if config is not None else {}
@@ -139,7 +141,7 @@ def command(
         started = time.monotonic()
         sink = TensorBoardSink(cfg.out, "search", resume=resume) if log == "tensorboard" else None
         if not g.quiet:
-            from ganctl.runtime import resolve_device
+            from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
             header(g.console, "search", [f"{cfg.method}, preset {cfg.preset}", f"data {cfg.data} at {cfg.resolution} px",
                                          f"supernets G {cfg.width_g} / D {cfg.width_d} channels, {cfg.steps} steps",

@@ -199,7 +199,7 @@ def command(
     def body() -> dict[str, Any] | None:
         from ganctl.errors import UsageError
         from ganctl.train.config import TrainConfig, resolve_config, resume_config
-        from ganctl.train.loop import train
+        from ganctl.train.loop import train  # lazy: loads torch; --help and flag errors stay fast
 
         flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()}
         known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -225,7 +225,7 @@ def command(
             if allow_change:
                 raise UsageError("--allow-change only applies with --resume")
             if values.get("precision") is None:
-                from ganctl.runtime import resolve_device
+                from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
                 dev = values.get("device") or "auto"
                 values["precision"] = "bf16" if resolve_device(dev).type == "cuda" else "fp32"
@@ -260,7 +260,7 @@ def command(
 
 def _hooks(g: Globals, sink: Any = None) -> Any:
     """Rich progress bar and one status line per tick, on rank 0 unless --quiet."""
-    from ganctl.train.loop import Hooks
+    from ganctl.train.loop import Hooks  # lazy: loads torch; --help and flag errors stay fast
 
     console = g.console
     if console.quiet:
