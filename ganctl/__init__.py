@@ -90,9 +90,9 @@ def train(
         cfg = resume_config(RunDir.load_config(out), values, allow_change)
     else:
         if values.get("precision") is None:
-            from ganctl.runtime import resolve_device  # lazy: `import ganctl` loads no torch
+            from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
 
-            values["precision"] = "bf16" if resolve_device(values.get("device") or "auto").type == "cuda" else "fp32"
+            values["precision"] = resolve_precision("auto", resolve_device(values.get("device") or "auto"))
         cfg = resolve_config(preset, values)
     return _train(cfg, resume=resume, force=force)
 

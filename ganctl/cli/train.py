@@ -225,10 +225,12 @@ def command(
             if allow_change:
                 raise UsageError("--allow-change only applies with --resume")
             if values.get("precision") is None:
-                from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
+                from ganctl.runtime import (  # lazy: loads torch; --help and flag errors stay fast
+                    resolve_device,
+                    resolve_precision,
+                )
 
-                dev = values.get("device") or "auto"
-                values["precision"] = "bf16" if resolve_device(dev).type == "cuda" else "fp32"
+                values["precision"] = resolve_precision("auto", resolve_device(values.get("device") or "auto"))
             values["out"] = values.get("out") or ""
             cfg = resolve_config(chosen or DEFAULT_PRESET, values)
         if print_config:
