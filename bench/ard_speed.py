@@ -21,8 +21,8 @@ from _common import RefData, build_bench_generator, device_name, sync
 from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer
 from ganctl.compress.plan import select_layers
+from ganctl.core.optim import default_precision
 from ganctl.evaluate import QualityProxy
-from ganctl.train.fast import default_precision
 
 
 def main() -> None:

@@ -25,8 +25,8 @@ import torch
 from _common import interleaved, tf32
 
 from ganctl.compress.decompose import dense_params, factorised_params, parity_rank
-from ganctl.compress.layers import num_params
 from ganctl.compress.plan import apply_plan, decomposable_layers, plan_entry
+from ganctl.nn.factorised import num_params
 
 
 def large_generator() -> torch.nn.Module:

@@ -12,10 +12,10 @@ import time
 
 import torch
 
+from ganctl.core.ddp import World
+from ganctl.core.step import GANStep, StepModules
 from ganctl.train.config import resolve_config
-from ganctl.train.ddp import World
 from ganctl.train.loop import build_models
-from ganctl.train.step import GANStep, StepModules
 
 
 def make_step(cfg, device: torch.device, d_forward: str) -> GANStep:

@@ -22,12 +22,12 @@ import numpy as np
 import torch
 from compress_speed import plan_for_fraction
 
-from ganctl.compress.layers import num_params
 from ganctl.compress.plan import apply_plan
 from ganctl.export import export_generator
 from ganctl.genotype import load_genotype
 from ganctl.io.artifact import save_generator
 from ganctl.models import build_generator, generator_spec
+from ganctl.nn.factorised import num_params
 
 
 def generator(width: int) -> torch.nn.Module:

@@ -18,7 +18,7 @@ import torch
 from _common import device_name, interleaved, tf32
 
 from ganctl.data.imagedata import make_image_data
-from ganctl.device import resolve_device, seed_all
+from ganctl.runtime import resolve_device, seed_all
 from ganctl.search.config import make_config
 from ganctl.search.fastpath import FastPath
 

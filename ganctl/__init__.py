@@ -48,8 +48,8 @@ PathLike = str | Path
 def load_generator(path: PathLike, device: str = "cpu") -> nn.Module:
     """A generator artifact (dense, compressed or sparse) as an eval-mode module with `.spec`, `.latent_dim`,
     `.resolution` and `.artifact` (the header: provenance, parameter counts, sha256)."""
-    from ganctl.device import resolve_device
-    from ganctl.io.artifact import load_generator as _load
+    from ganctl.models.artifact import load_generator as _load  # lazy: `import ganctl` loads no torch
+    from ganctl.runtime import resolve_device  # lazy: `import ganctl` loads no torch
 
     G, info = _load(path, resolve_device(device))
     G.artifact = info
@@ -58,7 +58,7 @@ def load_generator(path: PathLike, device: str = "cpu") -> nn.Module:
 
 def load_genotype(path_or_name: PathLike) -> Genotype:
     """A genotype from a genotype.json file or a built-in name (e.g. "mmd-adversarialnas-cifar10")."""
-    from ganctl.genotype import load_genotype as _load
+    from ganctl.genotype import load_genotype as _load  # lazy: `import ganctl` loads no torch
 
     return _load(path_or_name)
 
@@ -80,7 +80,7 @@ def train(
     may only change what `allow_change=[...]` names.
     """
     from ganctl.train.config import resolve_config, resume_config
-    from ganctl.train.loop import train as _train
+    from ganctl.train.loop import train as _train  # lazy: `import ganctl` loads no torch
 
     allow_change = list(options.pop("allow_change", None) or [])
     values = {"out": str(out), "data": data, "genotype": genotype, **options}
@@ -90,9 +90,9 @@ def train(
         cfg = resume_config(RunDir.load_config(out), values, allow_change)
     else:
         if values.get("precision") is None:
-            from ganctl.device import resolve_device
+            from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
 
-            values["precision"] = "bf16" if resolve_device(values.get("device") or "auto").type == "cuda" else "fp32"
+            values["precision"] = resolve_precision("auto", resolve_device(values.get("device") or "auto"))
         cfg = resolve_config(preset, values)
     return _train(cfg, resume=resume, force=force)
 
@@ -111,8 +111,8 @@ def search(
 
     `options` are the search flags with underscores (steps=20, device="cpu", budget="30m", ...).
     """
-    from ganctl.search.config import make_config, parse_budget
-    from ganctl.search.loop import run_search
+    from ganctl.search.config import make_config, parse_budget  # lazy: `import ganctl` loads no torch
+    from ganctl.search.loop import run_search  # lazy: `import ganctl` loads no torch
 
     if "budget" in options:
         options["budget_s"] = parse_budget(options.pop("budget"))
@@ -127,15 +127,15 @@ def compress(artifact: PathLike, out: PathLike, *, rank: str | int = "auto", met
     `rank` is "auto", an integer for every layer, or a PLAN.json path; `options` are the compress flags
     with underscores (target_params=0.5, finetune_steps=100, data="cifar10", device="cpu", ...).
     """
-    from ganctl.compress.run import CompressConfig
-    from ganctl.compress.run import compress as _compress
+    from ganctl.compress.run import CompressConfig  # lazy: `import ganctl` loads no torch
+    from ganctl.compress.run import compress as _compress  # lazy: `import ganctl` loads no torch
 
     return _compress(CompressConfig(artifact=str(artifact), out=str(out), rank=str(rank), method=method, **options))
 
 
 def _as_generator(generator: Any, latent_dim: int | None) -> tuple[str, Any, Any]:
     """(name, module, artifact info) from a path, a ganctl module, or any z → images callable."""
-    from torch import nn
+    from torch import nn  # lazy: `import ganctl` loads no torch
 
     if isinstance(generator, (str, Path)):
         G = load_generator(generator)
@@ -183,11 +183,11 @@ def evaluate(
     `ganctl.evaluate.api.evaluate_artifacts` (extractor, inception_weights, device, batch_size, ...).
     Returns the metrics.json dict; scores are under result["artifacts"][0]["metrics"].
     """
-    from ganctl.evaluate.api import evaluate_artifacts
+    from ganctl.evaluate.api import evaluate_artifacts  # lazy: `import ganctl` loads no torch
 
     name, G, info = _as_generator(generator, latent_dim)
     if isinstance(data, str):
-        from ganctl.data import load_data
+        from ganctl.data import load_data  # lazy: `import ganctl` loads no torch
 
         res = resolution or getattr(G, "resolution", None)
         data = load_data(data, root=data_root, resolution=res)
@@ -211,9 +211,9 @@ def sample(
 
     Also writes them when `grid` (PNG), `npz` (key 'x', N×H×W×3) or `out_dir` (numbered PNGs) is given.
     """
-    from ganctl.device import resolve_device
-    from ganctl.evaluate.generate import generate_uint8
-    from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz
+    from ganctl.evaluate.generate import generate_uint8  # lazy: `import ganctl` loads no torch
+    from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz  # lazy: `import ganctl` loads no torch
+    from ganctl.runtime import resolve_device  # lazy: `import ganctl` loads no torch
 
     G = load_generator(generator) if isinstance(generator, (str, Path)) else generator
     dev = resolve_device(device)
@@ -230,7 +230,7 @@ def sample(
 def export(artifact: PathLike, out: PathLike, format: str = "onnx", *, batch: int = 1,  # noqa: A002
            dynamic_batch: bool = False, force: bool = False) -> ExportResult:
     """Write an artifact's generator as ONNX or TorchScript, checked by running it (as `ganctl export`)."""
-    from ganctl.export import export_generator
+    from ganctl.export import export_generator  # lazy: `import ganctl` loads no torch
 
     return export_generator(artifact, out, format, batch=batch, dynamic_batch=dynamic_batch, force=force)
 

@@ -110,7 +110,7 @@ def export_generator(
 
     With `dynamic_batch` any batch size runs; otherwise the file is for exactly `batch` latents.
     """
-    from ganctl.io.artifact import load_generator
+    from ganctl.models.artifact import load_generator
 
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not known (choose {' | '.join(FORMATS)})")

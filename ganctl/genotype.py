@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ganctl.errors import InputFileError, SpecError
+from ganctl.io.atomic import atomic_write_json
+from ganctl.io.safeio import read_json
 from ganctl.nn.cells import DIS_EDGES, GEN_EDGES
 from ganctl.nn.ops import KNOWN_OPS, SEARCH_SPACES, canonical_op
 
@@ -159,8 +161,6 @@ MAX_GENOTYPE_BYTES = 1 << 20  # a genotype is a few KB; it travels inside every 
 
 
 def _read(path: Path) -> Genotype:
-    from ganctl.io.safeio import read_json
-
     return parse_genotype(read_json(path, what="genotype", max_bytes=MAX_GENOTYPE_BYTES), str(path))
 
 
@@ -184,8 +184,6 @@ def load_genotype(path_or_name: str | Path) -> Genotype:
 
 
 def save_genotype(path: str | Path, genotype: Genotype) -> None:
-    from ganctl.io.atomic import atomic_write_json
-
     atomic_write_json(path, genotype.to_dict())
 
 

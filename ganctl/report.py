@@ -100,7 +100,7 @@ def _latest(folder: Path, pattern: str) -> Path | None:
 
 def write_report(root: str | Path) -> Path:
     """Assemble report.md from whatever stages ran under `root`; returns its path."""
-    from ganctl.io.artifact import load_generator
+    from ganctl.models.artifact import load_generator
     from ganctl.nn.activations import pmish_betas
 
     root = Path(root)

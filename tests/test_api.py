@@ -121,7 +121,7 @@ def test_train_search_compress_wrappers_match_the_cli(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from ganctl.cli.app import app
-    from ganctl.io.artifact import load_generator as load_with_info
+    from ganctl.models.artifact import load_generator as load_with_info
 
     monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
     res = ganctl.search(tmp_path / "s", data="shapes", preset="tiny", steps=3, device="cpu", seed=1)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ganctl.cli.app import app
 from ganctl.compress.run import CompressConfig
-from ganctl.io.artifact import load_generator
+from ganctl.models.artifact import load_generator
 from ganctl.search.config import make_config
 from ganctl.train.config import resolve_config
 

@@ -14,8 +14,8 @@ from ganctl.compress.decompose import (
     max_rank,
     parity_rank,
 )
-from ganctl.compress.layers import num_params
 from ganctl.errors import UsageError
+from ganctl.nn.factorised import num_params
 
 
 @pytest.fixture(autouse=True)
@@ -178,7 +178,7 @@ def test_cp_fit_recovers_a_low_rank_kernel() -> None:
     {"kernel_size": 5, "padding": 0},
 ])
 def test_fused_depthwise_equals_the_two_depthwise_convs(kw):
-    from ganctl.compress.layers import CPConv2d
+    from ganctl.nn.factorised import CPConv2d
 
     torch.manual_seed(0)
     layer = CPConv2d(torch.nn.Conv2d(6, 5, **kw), rank=4)

@@ -2,12 +2,12 @@
 import torch
 
 from ganctl.compress.finetune import FinetuneConfig, finetune
-from ganctl.compress.layers import Factorised
 from ganctl.compress.plan import apply_plan, decomposable_layers, plan_entry
 from ganctl.data import BatchStream, load_data
 from ganctl.genotype import load_genotype
 from ganctl.io.checkpoint import load_checkpoint
 from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
+from ganctl.nn.factorised import Factorised
 
 
 def _models():

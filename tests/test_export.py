@@ -8,11 +8,12 @@ from typer.testing import CliRunner
 
 from ganctl.cli.app import app
 from ganctl.compress.plan import decompose_model
+from ganctl.core.sparse import SparseMasks
 from ganctl.export import export_generator
 from ganctl.genotype import load_genotype
-from ganctl.io.artifact import load_generator, save_generator
+from ganctl.io.artifact import save_generator
 from ganctl.models import build_generator, generator_spec
-from ganctl.train.sparse import SparseMasks
+from ganctl.models.artifact import load_generator
 
 ort = pytest.importorskip("onnxruntime")
 runner = CliRunner()

@@ -25,9 +25,9 @@ def _models():
 
 
 def _run_steps(G, D, compiled: bool, precision: str, steps: int = 3):
-    from ganctl.train.ddp import World
-    from ganctl.train.fast import compile_module, make_adam
-    from ganctl.train.step import GANStep, StepModules
+    from ganctl.core.ddp import World
+    from ganctl.core.optim import compile_module, make_adam
+    from ganctl.core.step import GANStep, StepModules
 
     G = copy.deepcopy(G).to(memory_format=torch.channels_last)
     D = copy.deepcopy(D).to(memory_format=torch.channels_last)
@@ -65,7 +65,7 @@ def test_bf16_step_tracks_the_fp32_step():
 
 
 def test_fused_adam_matches_the_foreach_update():
-    from ganctl.train.fast import make_adam
+    from ganctl.core.optim import make_adam
 
     torch.manual_seed(0)
     p1 = torch.nn.Parameter(torch.randn(1000, device=CUDA))

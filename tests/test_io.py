@@ -11,10 +11,11 @@ from torch import nn
 
 from ganctl import models
 from ganctl.errors import InputFileError, RunDirError
-from ganctl.io.artifact import load_generator, read_artifact, save_generator
+from ganctl.io.artifact import read_artifact, save_generator
 from ganctl.io.atomic import atomic_target, atomic_write_json, file_sha256
 from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
 from ganctl.io.rundir import RunDir, read_stats
+from ganctl.models.artifact import load_generator
 
 
 class TinyG(nn.Module):

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganctl.errors import UsageError
-from ganctl.losses import (
+from ganctl.core.losses import (
     BoundSchedule,
     d_loss,
     dgl_teacher_term,
@@ -19,6 +18,7 @@ from ganctl.losses import (
     ns_d_loss,
     ns_g_loss,
 )
+from ganctl.errors import UsageError
 
 
 def _k(u, v, sigma=1.0):

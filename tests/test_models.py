@@ -209,7 +209,7 @@ def test_bad_discriminator_specs():
 
 
 def test_one_mmd_step_through_g_and_bssn_d():
-    from ganctl.losses import mmd_d_loss, mmd_g_loss
+    from ganctl.core.losses import mmd_d_loss, mmd_g_loss
 
     G = build_generator(_tiny_spec(width=4))
     D = build_discriminator(discriminator_spec(width=4, out_dim=16, norm="bssn", scale=1.2))

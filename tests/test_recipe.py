@@ -6,10 +6,10 @@ import pytest
 
 from ganctl.compress.finetune import FinetuneConfig, from_recipe
 from ganctl.compress.run import CompressConfig, Hooks, compress
+from ganctl.core.step import GANStep
 from ganctl.io.artifact import read_artifact
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import train
-from ganctl.train.step import GANStep
 
 
 @pytest.fixture(scope="module")

@@ -286,7 +286,7 @@ def _invoke(*args: str):
 
 
 def test_import_cli_round_trips_through_info_sample_and_compress(tmp_path: Path) -> None:
-    from ganctl.io.artifact import load_discriminator, load_generator
+    from ganctl.models.artifact import load_discriminator, load_generator
 
     ckpt_path, ckpt = _checkpoint(tmp_path)
     geno = tmp_path / "latest_G.npy"

@@ -98,7 +98,7 @@ def test_derive_discriminator_connectivity():
 
 # -- end to end ----------------------------------------------------------------------------------------
 def _trains(genotype_path, with_d: bool) -> None:
-    from ganctl.losses import d_loss, g_loss
+    from ganctl.core.losses import d_loss, g_loss
     from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
     geno = load_genotype(genotype_path)
     G = build_generator(generator_spec(geno, resolution=32, width=8, latent_dim=12, activation="relu"))

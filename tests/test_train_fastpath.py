@@ -11,13 +11,13 @@ import pytest
 import torch
 from torch import nn
 
+from ganctl.core.ddp import World
+from ganctl.core.optim import make_adam, resolve_compile
+from ganctl.core.step import GANStep, StepModules
 from ganctl.data import BatchStream
 from ganctl.nn.spectral import SpectralScale
 from ganctl.train.config import resolve_config
-from ganctl.train.ddp import World
-from ganctl.train.fast import make_adam, resolve_compile
 from ganctl.train.loop import build_models
-from ganctl.train.step import GANStep, StepModules
 
 CPU = torch.device("cpu")
 
@@ -83,7 +83,7 @@ def test_joint_and_separate_d_forward_agree_for_a_stateless_d(loss):
         lg, _ = step.generator_loss(real, z)
         out[mode] = (ld.item(), lg.item(), [p.grad.clone() for p in d.parameters()])
     # reference: D applied image by image, loss from the functional definition
-    from ganctl import losses
+    from ganctl.core import losses
 
     with torch.no_grad():
         r = torch.cat([D(x[None]) for x in real])
@@ -129,7 +129,7 @@ def test_separate_d_forward_matches_two_calls_in_order():
     with torch.no_grad():
         fake = G(z)
         r, f = ref_d(real), ref_d(fake)  # real first: the reference code's order
-    from ganctl import losses
+    from ganctl.core import losses
 
     ref = losses.mmd_d_loss(r, f, b_l=0.25, b_u=4.0, modified_weight=1e-4)
     got = _step(G, copy.deepcopy(D), "separate").discriminator_loss(real, z)

@@ -14,8 +14,9 @@ import torch
 from typer.testing import CliRunner
 
 from ganctl.cli.app import app
-from ganctl.io.artifact import load_generator, read_artifact
+from ganctl.io.artifact import read_artifact
 from ganctl.io.checkpoint import load_checkpoint
+from ganctl.models.artifact import load_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--preset", "tiny", "--data", "shapes", "--width", "8", "--d-width", "16", "--batch-size", "8",
@@ -99,7 +100,7 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
-    import ganctl.losses as losses
+    import ganctl.core.losses as losses
 
     real_g_loss, calls = losses.g_loss, {"n": 0}
 

@@ -92,7 +92,7 @@ _OOM_TEXT = ("out of memory", "not enough memory", "defaultcpuallocator", "canno
 
 def out_of_memory_message(e: BaseException) -> str | None:
     """One line naming the cause when `e` is an out-of-memory failure (host or device), else None."""
-    import torch
+    import torch  # lazy: loads torch; --help and flag errors stay fast
 
     text = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
     if isinstance(e, torch.OutOfMemoryError):
@@ -141,6 +141,6 @@ ResolutionOpt = Annotated[
 
 
 def load_cli_data(name: str, root: str | None, resolution: int | None, seed: int = 0, max_images: int | None = None):
-    from ganctl.data import load_data
+    from ganctl.data import load_data  # lazy: loads torch; --help and flag errors stay fast
 
     return load_data(name, root=root, resolution=resolution, seed=seed, max_images=max_images)

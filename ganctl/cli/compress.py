@@ -96,9 +96,9 @@ def command(
     probe_samples: Annotated[
         int, typer.Option("--probe-samples", rich_help_panel=MODEL, show_default=True, help="Samples per ARD quality probe (proxy FID).")
     ] = 1000,
-    extractor: Annotated[
+    eval_extractor: Annotated[  # train's name for the proxy extractor; --extractor is the older spelling
         str,
-        typer.Option("--extractor", rich_help_panel=MODEL, show_default=True, help="Proxy feature extractor: auto | inception-v3-compat | randconv."),
+        typer.Option("--eval-extractor", "--extractor", rich_help_panel=MODEL, show_default=True, help="Proxy feature extractor: auto | inception-v3-compat | randconv."),
     ] = "auto",
     fit_iters: Annotated[int, typer.Option("--fit-iters", rich_help_panel=MODEL, show_default=True, help="ALS iterations per decomposition.")] = 50,
     resume: Annotated[bool, typer.Option("--resume", rich_help_panel=OUTPUT, show_default=True, help="Continue an interrupted run in --out.")] = False,
@@ -127,12 +127,16 @@ def command(
              if k not in ("ctx", "config", "print_config", "quiet", "verbose", "json", "log")}
     flags["layers"] = list(layers or [])
     flags["b_u"] = flags.pop("bound_upper")
+    flags["extractor"] = flags.pop("eval_extractor")
     given = typed_flags(ctx)
     if "bound_upper" in given:  # the flag's config key is b_u
         given.add("b_u")
+    if "eval_extractor" in given:  # the flag's config key is extractor
+        given.add("extractor")
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.compress.run import CompressConfig, Hooks, compress
         from ganctl.errors import UsageError
 
@@ -205,8 +209,8 @@ def _print_table(console: Any, report: dict[str, Any]) -> None:
 
 def compress_header_parts(cfg: Any) -> list[str]:
     """Parent artifact size from its header (no model is built), then where the work happens."""
-    from ganctl.device import resolve_device
-    from ganctl.io.artifact import read_artifact
+    from ganctl.io.artifact import read_artifact  # lazy: loads torch; --help and flag errors stay fast
+    from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
     info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)
     return [f"{cfg.artifact} ({params(info.num_params)} parameters)", f"rank {cfg.rank}, {cfg.method}",

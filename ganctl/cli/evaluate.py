@@ -95,13 +95,15 @@ def command(
 
     def body() -> dict:
         from ganctl.cli.common import load_cli_data
-        from ganctl.device import resolve_device
         from ganctl.errors import RunDirError, UsageError
+
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.evaluate.api import evaluate_artifacts, evaluate_reference
-        from ganctl.io.artifact import load_generator
         from ganctl.io.atomic import atomic_write_json
         from ganctl.io.rundir import lock_folder
-        from ganctl.models.limits import check_sizes
+        from ganctl.models.artifact import load_generator  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.models.limits import check_sizes  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
         started = time.monotonic()
         weights = inception_weights or os.environ.get("GANCTL_INCEPTION_WEIGHTS") or None

@@ -41,7 +41,7 @@ def command(
     def body() -> dict:
         from dataclasses import asdict
 
-        from ganctl.export import export_generator
+        from ganctl.export import export_generator  # lazy: loads torch; --help and flag errors stay fast
 
         res = export_generator(artifact, out, fmt, batch=batch, dynamic_batch=dynamic_batch, opset=opset,
                                force=force, seed=seed)

@@ -61,8 +61,10 @@ def command(
 
     def body() -> dict:
         from ganctl.errors import UsageError
+
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.models.reference_import import GENERATOR_KEYS, import_reference
-        from ganctl.nn.activations import ACTIVATIONS
+        from ganctl.nn.activations import ACTIVATIONS  # lazy: loads torch; --help and flag errors stay fast
 
         if key is not None and key not in GENERATOR_KEYS:
             raise UsageError(f"--key {key!r}: choose {' or '.join(GENERATOR_KEYS)}")

@@ -32,7 +32,7 @@ def command(
         from rich.console import Console
 
         from ganctl.errors import InputFileError
-        from ganctl.io.inspect import describe
+        from ganctl.inspect import describe  # lazy: loads torch; --help and flag errors stay fast
 
         for p in paths:
             if p.is_file() and p.suffix.lower() not in KNOWN_SUFFIXES and not _is_zip(p):

@@ -76,15 +76,15 @@ def train_header_parts(cfg: Any, fast: bool = False) -> list[str]:
     """Model size by building G and D once on the CPU (a second for the 20 M preset) unless `fast`."""
     parts = [f"data {cfg.data} at {cfg.resolution} px"]
     if not fast:
-        import torch
+        import torch  # lazy: loads torch; --help and flag errors stay fast
 
-        from ganctl.train.loop import build_models
+        from ganctl.train.loop import build_models  # lazy: loads torch; --help and flag errors stay fast
 
         with torch.device("cpu"):
             G, D = build_models(cfg)
         n_g, n_d = (sum(p.numel() for p in m.parameters()) for m in (G, D))
         parts.append(f"G {params(n_g)} / D {params(n_d)} parameters")
-    from ganctl.device import resolve_device
+    from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
     parts += [f"device {resolve_device(cfg.device)}", cfg.precision, f"out {cfg.out}"]
     return parts

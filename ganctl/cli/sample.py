@@ -58,15 +58,19 @@ def command(
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from ganctl.device import resolve_device
         from ganctl.errors import RunDirError, UsageError
+
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.evaluate.generate import generate_uint8, resolve_precision
-        from ganctl.evaluate.sample import interpolate as interp
+        from ganctl.evaluate.sample import interpolate as interp  # lazy: loads torch; --help and flag errors stay fast
+
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.evaluate.sample import sample_to_dir, sample_to_npz, save_grid
-        from ganctl.io.artifact import load_generator
         from ganctl.io.outputs import check_output_file
         from ganctl.io.rundir import lock_folder
-        from ganctl.models.limits import MAX_SAMPLES, check_sizes
+        from ganctl.models.artifact import load_generator  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.models.limits import MAX_SAMPLES, check_sizes  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
         targets = [t for t in (grid, out_dir, npz) if t is not None]
         if len(targets) != 1:

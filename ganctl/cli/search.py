@@ -33,6 +33,10 @@ SETTINGS = ("data", "method", "preset", "steps", "budget", "gumbel", "loss", "ar
             "precision", "compile", "device", "seed")
 
 
+# flag (recipe / train spelling) -> search's config.json key, kept so earlier runs still resume
+CONFIG_KEYS = {"width": "width_g", "d_width": "width_d"}
+
+
 def _opt(*names: str, help: str, panel: str, show: bool = False) -> Any:  # noqa: A002 - typer's keyword
     return typer.Option(*names, help=help, show_default=show, rich_help_panel=panel)
 
@@ -58,8 +62,10 @@ def command(
     arch_loss: Annotated[str | None, _opt("--arch-loss", panel=LOSS, help="Architecture loss (default: --loss).")] = None,
     batch_size: Annotated[int | None, _opt("--batch-size", panel=OPTIM, help="Batch size.")] = None,
     resolution: Annotated[int | None, _opt("--resolution", panel=DATA, help="Image size in px (multiple of 8).")] = None,
-    width_g: Annotated[int | None, _opt("--width-g", panel=MODEL, help="Generator supernet width.")] = None,
-    width_d: Annotated[int | None, _opt("--width-d", panel=MODEL, help="Discriminator supernet width.")] = None,
+    # --width/--d-width as in train; --width-g/--width-d are the older spellings, still accepted
+    width: Annotated[int | None, _opt("--width", "--width-g", panel=MODEL, help="Generator supernet width.")] = None,
+    d_width: Annotated[int | None, _opt("--d-width", "--width-d", panel=MODEL, help="Discriminator supernet width.")
+                       ] = None,
     n_critic: Annotated[int | None, _opt("--n-critic", panel=OPTIM, help="D iterations per G step.")] = None,
     inner_steps: Annotated[int | None, _opt("--inner-steps", panel=OPTIM, help="alphagan: weight steps per outer round.")
                            ] = None,
@@ -98,8 +104,8 @@ def command(
     --out runs/search --budget 45m. The seed paper's own search: --preset paper. Interrupted? Add
     --resume to continue exactly.
     """
-    flags = {k: v for k, v in locals().items() if k in SETTINGS}
-    given = typed_flags(ctx)
+    flags = {CONFIG_KEYS.get(k, k): v for k, v in locals().items() if CONFIG_KEYS.get(k, k) in SETTINGS}
+    given = {CONFIG_KEYS.get(k, k) for k in typed_flags(ctx)}
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:
@@ -107,8 +113,10 @@ def command(
 
         from ganctl.errors import UsageError
         from ganctl.logsink import TensorBoardSink, check_log_choice
+
+        # lazy: loads torch; --help and flag errors stay fast
         from ganctl.search.config import SearchConfig, make_config, parse_budget
-        from ganctl.search.loop import run_search
+        from ganctl.search.loop import run_search  # lazy: loads torch; --help and flag errors stay fast
 
         known = {f.name for f in dataclasses.fields(SearchConfig)}
         from_file = read_config_file(config, known, "search") if config is not None else {}
@@ -133,7 +141,7 @@ def command(
         started = time.monotonic()
         sink = TensorBoardSink(cfg.out, "search", resume=resume) if log == "tensorboard" else None
         if not g.quiet:
-            from ganctl.device import resolve_device
+            from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
             header(g.console, "search", [f"{cfg.method}, preset {cfg.preset}", f"data {cfg.data} at {cfg.resolution} px",
                                          f"supernets G {cfg.width_g} / D {cfg.width_d} channels, {cfg.steps} steps",

@@ -86,6 +86,10 @@ def command(
     ] = None,
     bound_patience: Annotated[int | None, _opt("--bound-patience", panel=LOSS, help="Evaluations without gain.")] = None,
     bound_cap: Annotated[float | None, _opt("--bound-cap", panel=LOSS, help="Largest b_u.")] = None,
+    bound_factor: Annotated[float | None, _opt("--bound-factor", panel=LOSS, help="saturate: b_u *= factor.")] = None,
+    bound_increment: Annotated[
+        float | None, _opt("--bound-increment", panel=LOSS, help="saturate-linear: b_u += increment.")
+    ] = None,
     batch_size: Annotated[
         int | None, _opt("--batch-size", panel=OPTIM, help="Global batch (split over processes).")
     ] = None,
@@ -142,7 +146,7 @@ def command(
     teacher_d: Annotated[
         str | None, _opt("--teacher-d", panel=LOSS, help="DGL teacher: discriminator.safetensors or a train checkpoint.")
     ] = None,
-    dgl_weight: Annotated[float | None, _opt("--dgl-weight", panel=LOSS, help="DGL α (default 0.1).")] = None,
+    dgl_weight: Annotated[float | None, _opt("--dgl-weight", panel=LOSS, help="DGL α (teacher term weight).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.",
                                         rich_help_panel=SPEED, show_default=True)] = "auto",
     out: Annotated[
@@ -204,7 +208,7 @@ def command(
     def body() -> dict[str, Any] | None:
         from ganctl.errors import UsageError
         from ganctl.train.config import TrainConfig, resolve_config, resume_config
-        from ganctl.train.loop import train
+        from ganctl.train.loop import train  # lazy: loads torch; --help and flag errors stay fast
 
         flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()}
         known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -230,10 +234,12 @@ def command(
             if allow_change:
                 raise UsageError("--allow-change only applies with --resume")
             if values.get("precision") is None:
-                from ganctl.device import resolve_device
+                from ganctl.runtime import (  # lazy: loads torch; --help and flag errors stay fast
+                    resolve_device,
+                    resolve_precision,
+                )
 
-                dev = values.get("device") or "auto"
-                values["precision"] = "bf16" if resolve_device(dev).type == "cuda" else "fp32"
+                values["precision"] = resolve_precision("auto", resolve_device(values.get("device") or "auto"))
             values["out"] = values.get("out") or ""
             cfg = resolve_config(chosen or DEFAULT_PRESET, values)
         if print_config:
@@ -265,7 +271,7 @@ def command(
 
 def _hooks(g: Globals, sink: Any = None) -> Any:
     """Rich progress bar and one status line per tick, on rank 0 unless --quiet."""
-    from ganctl.train.loop import Hooks
+    from ganctl.train.loop import Hooks  # lazy: loads torch; --help and flag errors stay fast
 
     console = g.console
     if console.quiet:

@@ -19,19 +19,26 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ganctl.compress.layers import (
+from ganctl.errors import SpecError
+from ganctl.nn.factorised import (  # noqa: F401 - the shape maths lives with the layers; re-exported for callers
+    METHODS,
     CPConv2d,
     CPConvTranspose2d,
     Factorised,
     LowRankConv1x1,
     LowRankLinear,
     TuckerConv,
+    _dims,
+    _is_1x1,
     _pair,
+    build_factorised,
+    dense_params,
+    factorised_params,
     layer_type,
+    max_rank,
+    normalise_rank,
+    resolve_method,
 )
-from ganctl.errors import SpecError, UsageError
-
-METHODS = ("cp", "tucker")
 
 
 class DecompositionError(SpecError):
@@ -57,94 +64,6 @@ def effective_weight(layer: nn.Module) -> Tensor:
     return sn_weight(layer).detach()
 
 
-def _is_1x1(layer: nn.Module) -> bool:
-    return isinstance(layer, nn.Conv2d) and _pair(layer.kernel_size) == (1, 1)
-
-
-def resolve_method(layer: nn.Module, method: str) -> str:
-    """Linear layers and 1×1 convs are matrices: both methods reduce to a truncated SVD."""
-    matrix = isinstance(layer, nn.Linear) or _is_1x1(layer)
-    if method not in METHODS and not (method == "svd" and matrix):
-        raise UsageError(f"--method {method!r}: expected one of {', '.join(METHODS)}")
-    return "svd" if matrix else method
-
-
-def _dims(layer: nn.Module) -> tuple[int, int, int, int]:
-    """(C_out, C_in, kh, kw) of a conv / transposed conv / linear (k=1)."""
-    if isinstance(layer, nn.Linear):
-        return layer.out_features, layer.in_features, 1, 1
-    kh, kw = _pair(layer.kernel_size)
-    return layer.out_channels, layer.in_channels, kh, kw
-
-
-def max_rank(layer: nn.Module, method: str) -> int:
-    """The largest rank a layer allows.
-
-    SVD: min(in, out). CP: the product of all kernel dimensions but the largest — the generic upper
-    bound of the CP rank, at which an exact decomposition always exists. Tucker-2: max(C_in, C_out)
-    (an integer rank is clipped per mode to C_out and C_in; at the maximum it is exact).
-    """
-    method = resolve_method(layer, method)
-    c_out, c_in, kh, kw = _dims(layer)
-    if method == "svd":
-        return min(c_in, c_out)
-    if method == "tucker":
-        return max(c_in, c_out)
-    dims = sorted((c_out, c_in, kh, kw))
-    return dims[0] * dims[1] * dims[2]
-
-
-def normalise_rank(
-    layer: nn.Module, method: str, rank: int | list[int], name: str = "layer"
-) -> int | list[int]:
-    """Validate a rank for a layer; Tucker ranks become [R_out, R_in]."""
-    method = resolve_method(layer, method)
-    c_out, c_in, _, _ = _dims(layer)
-    if method == "tucker":
-        if isinstance(rank, int):
-            if not 1 <= rank <= max(c_in, c_out):
-                raise UsageError(
-                    f"rank {rank} is out of range for {name} (Tucker-2 rank must be "
-                    f"1..{max(c_in, c_out)}; it is clipped per mode to C_out={c_out}, C_in={c_in})"
-                )
-            return [min(rank, c_out), min(rank, c_in)]
-        r_out, r_in = int(rank[0]), int(rank[1])
-        if not (1 <= r_out <= c_out and 1 <= r_in <= c_in):
-            raise UsageError(
-                f"rank {list(rank)} is out of range for {name} (Tucker-2 [R_out, R_in] needs "
-                f"1 ≤ R_out ≤ {c_out}, 1 ≤ R_in ≤ {c_in})"
-            )
-        return [r_out, r_in]
-    if not isinstance(rank, int):
-        raise UsageError(f"rank {rank} for {name}: {method} takes one integer rank")
-    top = max_rank(layer, method)
-    if not 1 <= rank <= top:
-        raise UsageError(
-            f"rank {rank} is larger than {name} allows ({method} rank must be 1..{top})"
-            if rank > top
-            else f"rank {rank} for {name} must be at least 1"
-        )
-    return rank
-
-
-def factorised_params(layer: nn.Module, method: str, rank: int | list[int]) -> int:
-    """Parameter count of the factorised layer, by formula (CP conv: R·(C_in+C_out+kh+kw)+C_out)."""
-    method = resolve_method(layer, method)
-    c_out, c_in, kh, kw = _dims(layer)
-    bias = c_out if getattr(layer, "bias", None) is not None else 0
-    if method == "svd":
-        return int(rank) * (c_in + c_out) + bias
-    if method == "tucker":
-        r_out, r_in = normalise_rank(layer, method, rank)
-        return c_in * r_in + r_in * r_out * kh * kw + r_out * c_out + bias
-    return int(rank) * (c_in + c_out + kh + kw) + bias
-
-
-def dense_params(layer: nn.Module) -> int:
-    c_out, c_in, kh, kw = _dims(layer)
-    return c_out * c_in * kh * kw + (c_out if getattr(layer, "bias", None) is not None else 0)
-
-
 def parity_rank(layer: nn.Module, method: str) -> int:
     """The largest rank that still saves parameters (0 when no rank does)."""
     top = max_rank(layer, method)
@@ -157,24 +76,6 @@ def parity_rank(layer: nn.Module, method: str) -> int:
         else:
             hi = mid - 1
     return lo
-
-
-def build_factorised(layer: nn.Module, method: str, rank: int | list[int]) -> Factorised:
-    """An un-fitted factorised module of the right shapes (what `apply_plan` uses)."""
-    method = resolve_method(layer, method)
-    kind = layer_type(layer)
-    if kind is None:
-        raise SpecError(
-            f"{type(layer).__name__} is not a decomposable layer (Conv2d, ConvTranspose2d, Linear)"
-        )
-    if getattr(layer, "groups", 1) != 1:
-        raise SpecError(f"grouped convolutions (groups={layer.groups}) are not decomposed")
-    rank = normalise_rank(layer, method, rank)
-    if method == "svd":
-        return LowRankLinear(layer, rank) if kind == "linear" else LowRankConv1x1(layer, rank)
-    if method == "tucker":
-        return TuckerConv(layer, rank)
-    return CPConv2d(layer, rank) if kind == "conv2d" else CPConvTranspose2d(layer, rank)
 
 
 def _warm_init(weight: Tensor, rank: int, warm: list[Tensor]) -> object:

@@ -15,24 +15,26 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.compress.layers import Factorised
-from ganctl.device import derive_seed, rng_state, set_rng_state
 from ganctl.errors import TrainingDivergedError
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
+from ganctl.nn.factorised import Factorised
+from ganctl.recipe import DEFAULTS
+from ganctl.runtime import derive_seed, rng_state, set_rng_state
 
 
 @dataclass
 class FinetuneConfig:
     steps: int = 0
     batch_size: int = 64
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.0, 0.9)
-    loss: str = "mmd"
-    b_l: float = 0.25
-    b_u: float = 4.0
-    modified_weight: float = 1e-4
+    # recipe values under the fine-tune's older names (defaults written once, in ganctl.recipe)
+    lr: float = DEFAULTS.lr_g
+    betas: tuple[float, float] = (DEFAULTS.beta1, DEFAULTS.beta2)
+    loss: str = DEFAULTS.loss
+    b_l: float = DEFAULTS.bound_lower
+    b_u: float = DEFAULTS.bound_upper
+    modified_weight: float = DEFAULTS.mmd_modified_weight
     freeze_factors: bool = False
-    dgl_weight: float = 0.1
+    dgl_weight: float = DEFAULTS.dgl_weight
     checkpoint_every: int = 200
     seed: int = 0
     precision: str = "fp32"  # bf16 on CUDA (autocast around the networks, losses in fp32), as in train
@@ -102,9 +104,9 @@ def finetune(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) `cfg.steps` steps; checkpoints every `checkpoint_every` steps and at the end."""
-    from ganctl.train.ddp import World
-    from ganctl.train.fast import make_adam
-    from ganctl.train.step import GANStep, StepModules
+    from ganctl.core.ddp import World
+    from ganctl.core.optim import make_adam
+    from ganctl.core.step import GANStep, StepModules
 
     G.to(device).train()
     D.to(device).train()

@@ -1,6 +1,6 @@
 """Decomposition plans: a list of {"layer", "type", "method", "rank"} entries saved in the artifact spec.
 
-`apply_plan` replays a plan on a freshly built model (shapes only, weights load afterwards);
+`apply_plan` (ganctl.models.plan) replays a plan on a freshly built model (shapes only, weights load afterwards);
 `decompose_model` fits the factors of a trained model and returns the plan it really used.
 """
 
@@ -12,11 +12,10 @@ from typing import Any
 
 from torch import nn
 
-from ganctl.compress.decompose import build_factorised, decompose_layer, resolve_method
-from ganctl.compress.layers import Factorised, layer_type
-from ganctl.errors import SpecError, UsageError
-
-PLAN_KEYS = ("layer", "type", "method", "rank")
+from ganctl.compress.decompose import decompose_layer
+from ganctl.errors import UsageError
+from ganctl.models.plan import PLAN_KEYS, apply_plan, lookup_layer, validate_plan  # noqa: F401 - replaying a plan is model building
+from ganctl.nn.factorised import Factorised, layer_type, resolve_method
 
 
 def decomposable_layers(model: nn.Module) -> dict[str, nn.Module]:
@@ -49,62 +48,6 @@ def select_layers(model: nn.Module, globs: Iterable[str] | None) -> dict[str, nn
     return {n: layers[n] for n in layers if n in chosen}
 
 
-def validate_plan(plan: Any, source: str = "plan") -> list[dict[str, Any]]:
-    """Check the structure of a plan (not yet against a model)."""
-    if not isinstance(plan, list):
-        raise SpecError(f"{source}: decomposition plan must be a list of entries")
-    seen: set[str] = set()
-    for i, entry in enumerate(plan):
-        if not isinstance(entry, dict) or any(k not in entry for k in PLAN_KEYS):
-            raise SpecError(f"{source}: entry {i} must be an object with keys {', '.join(PLAN_KEYS)}")
-        if not isinstance(entry["layer"], str):
-            raise SpecError(f"{source}: entry {i}: layer must be a module name, got {entry['layer']!r}")
-        rank = entry["rank"]
-        ok = (
-            isinstance(rank, int)
-            and not isinstance(rank, bool)
-            or (isinstance(rank, list) and len(rank) == 2 and all(isinstance(r, int) for r in rank))
-        )
-        if not ok:
-            raise SpecError(
-                f"{source}: entry {i} ({entry['layer']}): rank must be an integer or [R_out, R_in]"
-            )
-        if entry["method"] not in ("cp", "tucker", "svd"):
-            raise SpecError(f"{source}: entry {i} ({entry['layer']}): unknown method {entry['method']!r}")
-        if entry["layer"] in seen:
-            raise SpecError(f"{source}: layer {entry['layer']!r} appears twice")
-        seen.add(entry["layer"])
-    return plan
-
-
-def _lookup(model: nn.Module, entry: dict[str, Any]) -> nn.Module:
-    try:
-        layer = model.get_submodule(entry["layer"])
-    except AttributeError:
-        raise SpecError(
-            f"decomposition plan names layer {entry['layer']!r}, which the model does not have"
-        ) from None
-    kind = layer_type(layer)
-    if kind != entry["type"]:
-        raise SpecError(
-            f"decomposition plan says {entry['layer']!r} is {entry['type']}, the model has "
-            f"{kind or type(layer).__name__}"
-        )
-    return layer
-
-
-def apply_plan(model: nn.Module, plan: list[dict[str, Any]]) -> nn.Module:
-    """Swap in factorised modules of the planned shapes (in place); the caller loads the weights."""
-    for entry in validate_plan(plan):
-        layer = _lookup(model, entry)
-        module = build_factorised(layer, entry["method"], entry["rank"])
-        if module.method != entry["method"]:
-            raise SpecError(f"decomposition plan: {entry['layer']!r} cannot use method {entry['method']!r}")
-        p = next(layer.parameters())
-        model.set_submodule(entry["layer"], module.to(device=p.device, dtype=p.dtype))
-    return model
-
-
 def plan_entry(name: str, layer: nn.Module, method: str, rank: int | list[int]) -> dict[str, Any]:
     return {"layer": name, "type": layer_type(layer), "method": resolve_method(layer, method), "rank": rank}
 
@@ -118,7 +61,7 @@ def decompose_model(
     """Fit every planned layer (in place). Returns the plan used (ranks may drop on retry), fit notes."""
     used, notes = [], []
     for entry in validate_plan(plan):
-        layer = _lookup(model, entry)
+        layer = lookup_layer(model, entry)
         fit = decompose_layer(layer, entry["method"], entry["rank"], n_iter=n_iter, name=entry["layer"])
         model.set_submodule(entry["layer"], fit.module)
         used.append({**entry, "method": fit.method, "rank": fit.rank})

@@ -32,9 +32,9 @@ from ganctl.compress.decompose import (
     parity_rank,
     resolve_method,
 )
-from ganctl.compress.layers import Factorised, layer_type
 from ganctl.compress.plan import plan_entry
 from ganctl.errors import GanctlError, InputFileError, UsageError
+from ganctl.nn.factorised import Factorised, layer_type
 
 DEFAULT_FRACTIONS = (0.0625, 0.125, 0.25, 0.5, 0.75)
 NC = "nc"

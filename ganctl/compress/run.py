@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,14 +15,22 @@ from torch import nn
 from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer, dense_params, factorised_params
 from ganctl.compress.finetune import FinetuneConfig, finetune, from_recipe
-from ganctl.compress.layers import num_params
 from ganctl.compress.plan import select_layers, validate_plan
-from ganctl.device import derive_seed, resolve_device, seed_all
+from ganctl.core.dgl import check_teacher_shape, load_teacher
+from ganctl.core.optim import default_precision
+from ganctl.data import BatchStream, load_data
 from ganctl.errors import InputFileError, UsageError
+from ganctl.evaluate import QualityProxy
+from ganctl.io.artifact import read_artifact, save_generator
 from ganctl.io.atomic import atomic_write_json
+from ganctl.io.configfile import load_saved_config
 from ganctl.io.rundir import RunDir
-from ganctl.train.fast import default_precision
-from ganctl.train.recipe import parent_recipe
+from ganctl.io.safeio import read_json
+from ganctl.models import build_discriminator, discriminator_spec, limits
+from ganctl.models.artifact import load_discriminator, load_generator
+from ganctl.nn.factorised import num_params
+from ganctl.recipe import parent_recipe
+from ganctl.runtime import derive_seed, resolve_device, seed_all
 
 GENERATOR = "generator.safetensors"
 RANKS = "ranks.json"
@@ -80,7 +89,6 @@ def _rank_policy(rank: str) -> tuple[str, Any]:
 
 
 def _check_config(cfg: CompressConfig) -> str:
-    from ganctl.models import limits
 
     limits.check_finite_numbers(asdict(cfg))
     limits.check_sizes(asdict(cfg))
@@ -109,9 +117,7 @@ RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every"
 
 def _check_resume_flags(cfg: CompressConfig) -> None:
     """A resumed compression must use the saved flags: its plan and layers already hold the old ones."""
-    import os
 
-    from ganctl.io.configfile import load_saved_config
 
     saved = load_saved_config(cfg.out, CompressConfig)
     now = asdict(cfg)
@@ -126,7 +132,6 @@ def _check_resume_flags(cfg: CompressConfig) -> None:
 
 
 def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, Any]:
-    from ganctl.io.artifact import load_generator, read_artifact
 
     info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)  # load_generator hashes it
     if info.spec.get("decomposition"):
@@ -142,7 +147,6 @@ def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, 
 def _load_data(cfg: CompressConfig, resolution: int) -> Any:
     if not cfg.data:
         raise UsageError("--data is needed for --rank auto and for fine-tuning")
-    from ganctl.data import load_data
 
     return load_data(cfg.data, root=cfg.data_root, resolution=resolution, seed=cfg.seed)
 
@@ -150,10 +154,8 @@ def _load_data(cfg: CompressConfig, resolution: int) -> Any:
 def _teacher(cfg: CompressConfig, parent: Any, resolution: int, device: torch.device) -> nn.Module | None:
     if not cfg.teacher_d:
         return None
-    from ganctl.train.dgl import check_teacher_shape, load_teacher
 
     if cfg.teacher_d.endswith(".safetensors"):
-        from ganctl.io.artifact import read_artifact
 
         prov = read_artifact(cfg.teacher_d, with_hash=False).provenance
         mine, theirs = parent.provenance.get("data_fingerprint"), prov.get("data_fingerprint")
@@ -173,10 +175,8 @@ def _student_d(cfg: CompressConfig, teacher: nn.Module | None, resolution: int) 
         return copy.deepcopy(teacher).requires_grad_(True)
     beside = Path(cfg.artifact).with_name("discriminator.safetensors")
     if beside.is_file():
-        from ganctl.io.artifact import load_discriminator
 
         return load_discriminator(beside)[0]
-    from ganctl.models import build_discriminator, discriminator_spec
 
     init = derive_seed(cfg.seed, "compress/d_init") % (1 << 31)
     return build_discriminator(discriminator_spec("resnet", width=128, resolution=resolution, init_seed=init))
@@ -259,8 +259,6 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
     try:
         quality, quality_name = hooks.quality, hooks.quality_name
         if quality is None and data is not None:
-            from ganctl.evaluate import QualityProxy
-
             proxy = QualityProxy(
                 data,
                 n_samples=cfg.probe_samples,
@@ -276,7 +274,6 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         baseline, fits = None, {}
         probe_cost: rk.ProbeCost | None = None
         if cfg.resume and saved_plan.is_file():
-            from ganctl.io.safeio import read_json
 
             raw_plan = read_json(saved_plan, what="saved plan")
             plan = validate_plan(raw_plan, str(saved_plan))
@@ -307,7 +304,6 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         ft: dict[str, Any] = {"steps": 0}
         ft_config = _finetune_config(cfg, parent.provenance, device)
         if cfg.finetune_steps > 0:
-            from ganctl.data import BatchStream
 
             D = _student_d(cfg, teacher, int(G.resolution))
             stream = BatchStream(data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "compress/data"))
@@ -332,7 +328,6 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         student.eval()
         quality_after = float(quality(student)) if quality is not None and cfg.finetune_steps > 0 else None
         student.spec = {**parent.spec, "decomposition": plan}
-        from ganctl.io.artifact import save_generator
 
         provenance = {
             "stage": "compress",
@@ -375,7 +370,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         if probe_cost is not None:
             report["ard"] = probe_cost.record()
         atomic_write_json(run.path(RANKS), report)
-        from ganctl.compress.report import size_vs_quality_plot
+        from ganctl.compress.report import size_vs_quality_plot  # lazy: matplotlib, only when a plot is written
 
         size_vs_quality_plot(report, run.path(PLOT))
         summary = {

@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ganctl.errors import DataError
+from ganctl.io.safeio import check_regular
 
 
 def check_data_arg(arg: str | None) -> None:
     """Usage error for an unknown name, DataError (exit 4) for a folder:/npz: path that is not usable."""
     if not arg:
         return
-    from ganctl.data.registry import parse_data_arg
-    from ganctl.io.safeio import check_regular
+    from ganctl.data.registry import parse_data_arg  # lazy: the registry loads torch; this check runs before it
 
     kind, path = parse_data_arg(arg)
     if path is None:

@@ -39,7 +39,7 @@ class TorchvisionSource:
 
 
 def _tv():
-    import torchvision.datasets as datasets
+    import torchvision.datasets as datasets  # lazy: torchvision is optional and slow to import
 
     return datasets
 

@@ -63,7 +63,7 @@ def cost_mode(cost: bool | str) -> str:
 
 
 def _resolve_device(device: torch.device | str) -> torch.device:
-    from ganctl.device import resolve_device
+    from ganctl.runtime import resolve_device
 
     return device if isinstance(device, torch.device) else resolve_device(device)
 

@@ -18,8 +18,8 @@ from torch import nn
 
 from ganctl.errors import UsageError
 
-PRECISIONS = ("fp32", "bf16")
-AUTO = "auto"
+# Precision lives in the runtime (one tuple, one resolver); re-exported here for evaluate's callers.
+from ganctl.runtime import AUTO, PRECISIONS, check_precision, precision_autocast, resolve_precision  # noqa: F401
 
 
 def make_noise(n: int, latent_dim: int, seed: int) -> torch.Tensor:
@@ -34,19 +34,6 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise UsageError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    return precision
-
-
-def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """'auto' = bf16 on CUDA (tensor cores), fp32 elsewhere; other values are checked and kept."""
-    if precision == AUTO:
-        return "bf16" if torch.device(device).type == "cuda" else "fp32"
-    return check_precision(precision)
-
-
 @contextlib.contextmanager
 def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
     """Run in eval mode (fixed BatchNorm statistics, so a sample never depends on its batch), then restore."""
@@ -56,12 +43,6 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
         yield module
     finally:
         module.train(was_training)
-
-
-def precision_autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def _module_device(module: nn.Module) -> torch.device | None:

@@ -1,7 +1,7 @@
-"""Self-describing model artifacts: safetensors weights + a JSON spec that rebuilds the module.
+"""Self-describing model artifacts, the file format: safetensors weights + a JSON spec + provenance.
 
-A generator artifact is rebuilt from the file alone: `build_generator(spec)`, then the
-decomposition plan (compressed models) is replayed, then the weights load strictly.
+This module writes artifacts and reads their headers; rebuilding a module from the spec is model
+building and lives in `ganctl.models.artifact` (so io/ imports no model or stage code).
 """
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import safe_open, save_file
 from torch import nn
 
 import ganctl
-from ganctl.errors import GanctlError, InputFileError
+from ganctl.errors import InputFileError
 from ganctl.io.atomic import atomic_target, file_sha256
-from ganctl.io.finite import check_finite
 from ganctl.io.safeio import check_regular, parse_json
 
 ARTIFACT_VERSION = 1
@@ -117,59 +116,3 @@ def read_artifact(path: str | Path, expect_kind: str | None = None, with_hash: b
         raise InputFileError("artifact parameter counts in the metadata are not integers", path) from None
     return ArtifactInfo(str(path), kind, version, spec, provenance, num, nonzero,
                         file_sha256(path) if with_hash else "")
-
-
-def build_from_spec(kind: str, spec: dict[str, Any], path: str | Path | None = None) -> nn.Module:
-    """Rebuild an (untrained) module from its spec, replaying a decomposition plan when present."""
-    from ganctl import models
-    from ganctl.models.limits import check_spec
-
-    try:
-        check_spec(kind, spec)
-        module = models.build_generator(spec) if kind == "generator" else models.build_discriminator(spec)
-        plan = spec.get("decomposition")
-        if plan:
-            from ganctl.compress.plan import apply_plan
-
-            apply_plan(module, plan)
-            module.spec = spec
-    except GanctlError as e:
-        raise InputFileError(f"spec cannot be rebuilt: {e}", path) from e
-    except (KeyError, TypeError, ValueError) as e:
-        raise InputFileError(f"spec cannot be rebuilt ({type(e).__name__}: {e})", path) from e
-    return module
-
-
-def load_module(path: str | Path, kind: str, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
-    from ganctl.models.limits import check_against_file
-
-    path = Path(path)
-    info = read_artifact(path, expect_kind=kind)
-    check_against_file(kind, info.spec, stored_shapes(path), path)  # before anything big is allocated
-    module = build_from_spec(kind, info.spec, path)
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as e:
-        raise InputFileError(f"artifact tensors are unreadable ({e})", path) from e
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise InputFileError(
-            f"weights do not match the spec ({len(missing)} missing, e.g. {missing[:2]}; "
-            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]})", path)
-    bad = [k for k in own if own[k].shape != state[k].shape]
-    if bad:
-        raise InputFileError(f"weight shapes do not match the spec: {bad[0]} is {tuple(state[bad[0]].shape)}, "
-                             f"spec needs {tuple(own[bad[0]].shape)}", path)
-    check_finite(state, path)
-    module.load_state_dict(state, strict=True)
-    return module.to(device).eval(), info
-
-
-def load_generator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
-    return load_module(path, "generator", device)
-
-
-def load_discriminator(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ArtifactInfo]:
-    return load_module(path, "discriminator", device)

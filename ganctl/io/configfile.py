@@ -11,7 +11,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from ganctl.errors import InputFileError
+from ganctl.errors import InputFileError, UsageError
+from ganctl.io.rundir import CONFIG, RunDir
 
 
 def _accepts(tp: Any, value: Any) -> bool:
@@ -56,9 +57,6 @@ def check_saved_config(saved: dict[str, Any], cls: type, path: str | Path) -> No
 def load_saved_config(out: str | Path, cls: type, validate: typing.Callable[[Any], None] | None = None,
                       from_dict: typing.Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     """Read `out/config.json` (bounded reader), check it against `cls`, and validate its values."""
-    from ganctl.errors import UsageError
-    from ganctl.io.rundir import CONFIG, RunDir
-
     saved = RunDir.load_config(out)
     path = Path(out) / CONFIG
     check_saved_config(saved, cls, path)

@@ -18,7 +18,7 @@ NPZ_COMMENT = b"written by ganctl"
 
 
 def png_is_ganctl(path: Path) -> bool:
-    from PIL import Image
+    from PIL import Image  # lazy: Pillow is needed only when an existing PNG is checked
 
     try:
         check_regular(path, max_bytes=1 << 30)

@@ -24,6 +24,7 @@ from ganctl.genotype import Genotype, parse_genotype
 from ganctl.models.init import init_weights, seeded
 from ganctl.nn.activations import ACTIVATIONS, make_activation
 from ganctl.nn.cells import DIS_EDGES, DisCell
+from ganctl.nn.ops import make_op
 from ganctl.nn.spectral import NORM_MODES, spectral_norm
 
 DISCRIMINATOR_KINDS = ("resnet", "cell")
@@ -171,8 +172,6 @@ class ResNetDiscriminator(_Discriminator):
 class CellDiscriminator(_Discriminator):
     def __init__(self, spec: dict[str, Any], genotype: Genotype):
         super().__init__()
-        from ganctl.nn.ops import make_op  # local: keeps module import order simple
-
         w, act = spec["width"], spec["activation"]
         self.stem = nn.Conv2d(3, w, 3, 1, 1)
         cells = []

@@ -14,7 +14,9 @@ from typing import Any
 
 import torch
 
+from ganctl import models  # the package, so a patched `models.build_generator` is the one used
 from ganctl.errors import GanctlError, InputFileError, SpecError, UsageError
+from ganctl.models.plan import apply_plan
 
 # Sane maxima: an order of magnitude beyond the largest published small-GAN settings
 # (AdversarialNAS/MMD-AdversarialNAS use G width 256, D width 512, latent 120, 32–128 px).
@@ -136,8 +138,6 @@ def meta_state_shapes(kind: str, spec: dict[str, Any]) -> dict[str, tuple[int, .
     Discriminators are built without their spectral-norm parametrization (its power iteration
     cannot run on meta), so the names differ from a stored file but the weight sizes are the same.
     """
-    from ganctl import models
-
     check_spec(kind, spec)
     with torch.device("meta"):
         if kind == "generator":
@@ -145,8 +145,6 @@ def meta_state_shapes(kind: str, spec: dict[str, Any]) -> dict[str, tuple[int, .
         else:
             module = models.build_discriminator({**spec, "norm": "none", "scale": 1.0})
         if spec.get("decomposition"):
-            from ganctl.compress.plan import apply_plan
-
             apply_plan(module, spec["decomposition"])
     return {k: tuple(v.shape) for k, v in module.state_dict().items()}
 

@@ -23,11 +23,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from ganctl.errors import GanctlError, InputFileError, SpecError
-from ganctl.genotype import Genotype, import_index_matrix, load_genotype
+from ganctl.errors import GanctlError, InputFileError, RunDirError, SpecError
+from ganctl.genotype import Genotype, import_index_matrix, load_genotype, save_genotype
+from ganctl.io.artifact import save_discriminator, save_generator
+from ganctl.io.atomic import file_sha256
 from ganctl.models.discriminator import build_discriminator, discriminator_spec
 from ganctl.models.generator import SUPPORTED_RESOLUTIONS, CellGenerator, build_generator, generator_spec
 
@@ -50,8 +53,6 @@ DISCRIMINATOR_KEY = "dis_state_dict"
 # ---------------------------------------------------------------------------------------- genotype
 def read_index_matrix(path: str | Path) -> Genotype:
     """A genotype from the public code's (cells × 7) ``.npy`` index matrix (no pickle allowed)."""
-    import numpy as np
-
     path = Path(path)
     if not path.is_file():
         raise InputFileError("genotype file not found", path)
@@ -90,8 +91,6 @@ def resolve_genotype(arg: str | Path) -> Genotype:
 def _numpy_scalar_globals() -> list[Any]:
     """The few non-tensor types a checkpoint of the paper's code holds besides dicts, str and numbers:
     numpy scalars (e.g. ``best_fid``) and their dtypes. Nothing here can run code."""
-    import numpy as np
-
     allowed: list[Any] = [np.dtype]
     for name in ("float64", "float32", "int64", "int32"):
         dtype_cls = type(np.dtype(name))
@@ -333,11 +332,6 @@ def import_reference(
     ``discriminator``: None imports ``dis_state_dict`` when the file has one, True demands it,
     False skips it. Existing outputs are only replaced with ``force``.
     """
-    from ganctl.errors import RunDirError
-    from ganctl.genotype import save_genotype
-    from ganctl.io.artifact import save_discriminator, save_generator
-    from ganctl.io.atomic import file_sha256
-
     checkpoint, out = Path(checkpoint), Path(out)
     geno = resolve_genotype(genotype)
     ckpt = load_reference_checkpoint(checkpoint)

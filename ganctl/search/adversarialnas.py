@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
+from ganctl.core.losses import d_loss, g_loss
 from ganctl.data import BatchStream, ImageData
-from ganctl.losses import d_loss, g_loss
 from ganctl.nn.ops import DOWN_OPS, NORMAL_OPS, UP_OPS
 from ganctl.search.config import SearchConfig
 from ganctl.search.derive import (
@@ -58,7 +58,7 @@ class AdversarialNAS:
         self._mmd_kw = {"b_l": cfg.mmd_bound_lower, "b_u": cfg.mmd_bound_upper,
                         "modified_weight": cfg.mmd_modified_weight}
 
-    # -- losses (fp32, outside autocast: ganctl.losses casts) -------------------------------------------
+    # -- losses (fp32, outside autocast: ganctl.core.losses casts) -------------------------------------------
     def _d_loss(self, name: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         return d_loss(name, real, fake, **(self._mmd_kw if name == "mmd" else {}))
 

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from ganctl.core.losses import hinge_d_loss, hinge_g_loss
 from ganctl.data import BatchStream, ImageData
 from ganctl.errors import DataError
-from ganctl.losses import hinge_d_loss, hinge_g_loss
 from ganctl.models import build_discriminator, discriminator_spec
 from ganctl.nn.ops import ALPHAGAN_OPS, ALPHAGAN_UP_OPS, DOWN_OPS
 from ganctl.search.derive import build_genotype, derive_generator_cells, group_by_cell

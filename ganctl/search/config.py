@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganctl.errors import UsageError
+from ganctl.recipe import AUTO, DEFAULTS, LOSSES
+from ganctl.recipe import PRECISIONS as _RESOLVED
 
 METHODS = ("adversarialnas", "alphagan")
-LOSSES = ("mmd", "hinge")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = (AUTO, *_RESOLVED)
 D_TOPOLOGIES = ("stem", "paper")
 # Keys that never change the maths, so a resume may take new values for them.
 RUNTIME_KEYS = frozenset({"out", "device", "budget_s", "log_every", "checkpoint_every", "compile",
@@ -38,17 +39,18 @@ class SearchConfig:
     d_out_dim: int = 16           # MMD needs a vector output; hinge uses its mean
     batch_size: int = 8
     steps: int = 6                # iterations (one D update each; G every n_critic / one inner step)
-    n_critic: int = 1
+    n_critic: int = DEFAULTS.n_critic
     gumbel: bool = True           # Gumbel-softmax on the logits (else plain softmax)
     tau_start: float = 5.0
     tau_end: float = 0.1
-    loss: str = "mmd"             # weight loss (adversarialnas); alphagan always uses hinge
+    loss: str = DEFAULTS.loss     # weight loss (adversarialnas); alphagan always uses hinge
     arch_loss: str | None = None  # None: the same as `loss`
-    mmd_bound_lower: float = 0.25
-    mmd_bound_upper: float = 4.0
-    mmd_modified_weight: float = 1e-4
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.0, 0.9)
+    # recipe values under search's older names (the recipe's defaults, written once in ganctl.recipe)
+    mmd_bound_lower: float = DEFAULTS.bound_lower
+    mmd_bound_upper: float = DEFAULTS.bound_upper
+    mmd_modified_weight: float = DEFAULTS.mmd_modified_weight
+    lr: float = DEFAULTS.lr_g
+    betas: tuple[float, float] = (DEFAULTS.beta1, DEFAULTS.beta2)
     arch_lr: float = 3e-4
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 1e-4
@@ -71,7 +73,7 @@ class SearchConfig:
     budget_s: float | None = None
     seed: int = 0
     device: str = "auto"
-    precision: str = "auto"       # auto: bf16 autocast on CUDA, fp32 on CPU
+    precision: str = DEFAULTS.precision  # auto: bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = True    # only applied on CUDA
     compile: bool = False
 

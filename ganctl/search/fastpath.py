@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.evaluate.generate import precision_autocast
+from ganctl.runtime import precision_autocast, resolve_precision
 
 
 @dataclass
@@ -28,7 +28,7 @@ class FastPath:
     def choose(cls, device: torch.device, precision: str = "auto", channels_last: bool = True,
                compile: bool = False) -> FastPath:
         cuda = device.type == "cuda"
-        bf16 = precision == "bf16" or (precision == "auto" and cuda)
+        bf16 = resolve_precision(precision, device) == "bf16"  # an explicit bf16 still runs fp32 off CUDA
         return cls(device, bf16=bf16 and cuda, channels_last=channels_last and cuda, compile=compile and cuda)
 
     def describe(self) -> str:

@@ -16,12 +16,12 @@ from typing import Any
 
 import torch
 
-from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.io.rundir import RunDir
+from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.search.config import RUNTIME_KEYS, SearchConfig, validate
 from ganctl.search.fastpath import FastPath
 from ganctl.search.plot import HISTORY, append_history, plot_alphas, truncate_history

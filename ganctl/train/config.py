@@ -11,17 +11,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganctl.errors import UsageError
+from ganctl.recipe import (  # noqa: F401 - the choice tuples are re-exported for train's callers
+    BOUND_SCHEDULES,
+    COMPILE_MODES,
+    D_FORWARDS,
+    D_REGROW,
+    DEFAULTS,
+    LOSSES,
+    PRECISIONS,
+    Recipe,
+    apply_preset,
+    upgrade_keys,
+)
 
-LOSSES = ("mmd", "hinge")
 D_NORMS = ("sn", "bssn")
-BOUND_SCHEDULES = ("saturate", "linear", "saturate-linear", "fixed")
-PRECISIONS = ("fp32", "bf16")
-D_REGROW = ("static", "random")
-D_FORWARDS = ("joint", "separate")
-# "default": inductor fusion, no autotuning (compiles in seconds). "max-autotune-no-cudagraphs": also
-# benchmarks conv/matmul kernels (minutes of warm-up). "reduce-overhead": CUDA graphs on top (pays when
-# launch overhead dominates; needs static shapes).
-COMPILE_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 
 # Keys that never change the maths, so a resume may change them without --allow-change.
 RUNTIME_KEYS = frozenset(
@@ -41,9 +44,9 @@ RUNTIME_KEYS = frozenset(
 # Keys a resume may change when listed in --allow-change (anything else changes the run's identity).
 
 
-@dataclass
-class TrainConfig:
-    """Every effective value of a training run (what config.json records)."""
+@dataclass(kw_only=True)
+class TrainConfig(Recipe):
+    """Every effective value of a training run (what config.json records): the recipe plus train's own fields."""
 
     preset: str = "tiny"
     data: str = "shapes"
@@ -59,22 +62,6 @@ class TrainConfig:
     bssn_scale: float = 1.0
     d_out_dim: int = 16
     batch_size: int = 16
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.0
-    beta2: float = 0.9
-    n_critic: int = 1
-    ema_decay: float = 0.999
-    ema_warmup: bool = True  # decay min(d, (1+t)/(10+t)); False: fixed d from step 1, as the paper's code
-    d_forward: str = "joint"  # joint: one D call on cat(real, fake); separate: D(real), D(fake) as the paper
-    loss: str = "mmd"
-    mmd_modified_weight: float = 1e-4
-    bound_lower: float = 0.25
-    bound_upper: float = 4.0
-    bound_schedule: str = "saturate"
-    bound_patience: int = 6
-    bound_factor: float = 2.0
-    bound_cap: float = 64.0
     steps: int | None = 20
     epochs: float | None = None
     eval_every: int | None = 10  # steps; None -> eval_every_epochs; 0 disables
@@ -89,25 +76,21 @@ class TrainConfig:
     grid_size: int = 16
     flip: bool = True
     seed: int = 0
+    # train's config holds a resolved precision (the CLI resolves "auto" for the device), the one delta here
     precision: str = "fp32"
     compile: bool | None = None  # None: on for CUDA, off on the CPU (resolved when the run starts)
-    compile_mode: str = "default"  # see ganctl.train.fast.COMPILE_MODES
+    compile_mode: str = "default"  # see ganctl.core.optim.COMPILE_MODES
     channels_last: bool = True
     deterministic: bool = False
     device: str = "auto"
-    g_density: float = 1.0
-    d_density: float = 1.0
-    sparse_every: int = 100
-    sparse_drop: float = 0.5
-    sparse_d_regrow: str = "static"
     teacher_d: str | None = None
-    dgl_weight: float = 0.1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = upgrade_keys(data)  # older spellings (lr, betas, b_u, ...) still load
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -115,6 +98,7 @@ class TrainConfig:
         return cls(**data)
 
 
+# The paper's CIFAR-10 run; recipe values not listed here are the recipe DEFAULTS (methods §10).
 _LARGE: dict[str, Any] = dict(
     data="cifar10",
     genotype="mmd-adversarialnas-cifar10",
@@ -126,20 +110,6 @@ _LARGE: dict[str, Any] = dict(
     d_norm="sn",
     d_out_dim=16,
     batch_size=128,
-    lr_g=2e-4,
-    lr_d=2e-4,
-    beta1=0.0,
-    beta2=0.9,
-    n_critic=1,
-    ema_decay=0.999,
-    loss="mmd",
-    mmd_modified_weight=1e-4,
-    bound_lower=0.25,
-    bound_upper=4.0,
-    bound_schedule="saturate",
-    bound_patience=6,
-    bound_factor=2.0,
-    bound_cap=64.0,
     steps=None,
     epochs=500.0,
     eval_every=None,
@@ -157,7 +127,7 @@ _LARGE: dict[str, Any] = dict(
 # EMA warm-up (short runs export a trained generator, not a blend with the initialisation) and
 # horizontal flips (the usual CIFAR-10 augmentation).
 _PAPER: dict[str, Any] = dict(d_forward="separate", ema_warmup=False, flip=False)
-_FAST: dict[str, Any] = dict(d_forward="joint", ema_warmup=True, flip=True)
+_FAST: dict[str, Any] = {}  # the recipe DEFAULTS and train's own (joint D call, EMA warm-up, flips)
 
 PRESETS: dict[str, dict[str, Any]] = {
     "cifar10-large": {**_LARGE, **_PAPER},

@@ -20,16 +20,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.device import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
+from ganctl.core import ddp
+from ganctl.core.ema import EMA
+from ganctl.core.optim import compile_module, make_adam, resolve_compile, synchronize
+from ganctl.core.sparse import SparseMasks, cosine_drop
+from ganctl.core.step import GANStep, StepModules
 from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
 from ganctl.io.rundir import RunDir
-from ganctl.train import ddp
+from ganctl.recipe import train_recipe
+from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
-from ganctl.train.ema import EMA
-from ganctl.train.fast import compile_module, make_adam, resolve_compile, synchronize
-from ganctl.train.recipe import train_recipe
-from ganctl.train.sparse import SparseMasks, cosine_drop
-from ganctl.train.step import GANStep, StepModules
 
 CHECKPOINT = "checkpoint.pt"
 GENERATOR = "generator.safetensors"
@@ -120,7 +120,7 @@ class Trainer:
         self.G, self.D = G, D
         teacher = None
         if cfg.teacher_d:
-            from ganctl.train.dgl import check_teacher_shape, load_teacher
+            from ganctl.core.dgl import check_teacher_shape, load_teacher
 
             teacher = load_teacher(cfg.teacher_d, cfg.resolution, device)
             check_teacher_shape(teacher, cfg.resolution, device, cfg.teacher_d)
@@ -140,7 +140,7 @@ class Trainer:
             if masks is not None:
                 masks.apply(module)
         self.ema = EMA(G, cfg.ema_decay, warmup=cfg.ema_warmup)
-        from ganctl.losses import BoundSchedule
+        from ganctl.core.losses import BoundSchedule
 
         self.bound = BoundSchedule(
             mode=cfg.bound_schedule,
@@ -148,6 +148,7 @@ class Trainer:
             cap=cfg.bound_cap,
             patience=cfg.bound_patience,
             factor=cfg.bound_factor,
+            increment=cfg.bound_increment,
             total_updates=max(1, self.total // max(self.eval_every, 1)),
         )
         # every rank draws the same global batch and noise and keeps its slice (see ddp.py)

@@ -81,9 +81,10 @@ class Audit:
 
 def audit_run_folder(out: Path) -> Audit:
     """Read every file back with the product's loaders; fail the test on anything torn."""
-    from ganctl.io.artifact import load_discriminator, load_generator, read_artifact
+    from ganctl.io.artifact import read_artifact
     from ganctl.io.checkpoint import load_checkpoint
     from ganctl.io.rundir import read_stats
+    from ganctl.models.artifact import load_discriminator, load_generator
 
     audit = Audit()
     if not out.exists():

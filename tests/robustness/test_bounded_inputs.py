@@ -115,10 +115,10 @@ def test_every_loader_refuses_a_fifo(tmp_path):
     """Genotype, plan, artifact, checkpoint, config.json on resume, info: all go through the bounded reader."""
     from ganctl.compress.ranks import load_plan_file
     from ganctl.genotype import load_genotype
-    from ganctl.io.artifact import load_generator
+    from ganctl.inspect import describe
     from ganctl.io.checkpoint import load_checkpoint
-    from ganctl.io.inspect import describe
     from ganctl.io.rundir import RunDir
+    from ganctl.models.artifact import load_generator
 
     run = tmp_path / "run"
     run.mkdir()

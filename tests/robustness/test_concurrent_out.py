@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from ganctl.cli.app import app
 from ganctl.errors import GanctlError, RunDirError
 from ganctl.io import artifact as artifact_mod
-from ganctl.io.artifact import load_generator, save_generator
+from ganctl.io.artifact import save_generator
 from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
+from ganctl.models.artifact import load_generator
 
 from ._support import audit_run_folder, report_line, spawn
 from .test_kill_resume import TRAIN, compress_args, parent_artifact  # noqa: F401 - fixture reused

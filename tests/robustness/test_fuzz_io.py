@@ -11,8 +11,9 @@ from torch import nn
 
 from ganctl import models
 from ganctl.errors import GanctlError
-from ganctl.io.artifact import load_generator, save_generator
+from ganctl.io.artifact import save_generator
 from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
+from ganctl.models.artifact import load_generator
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

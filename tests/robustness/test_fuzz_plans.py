@@ -22,8 +22,9 @@ from ganctl.compress import ranks as rk
 from ganctl.compress.plan import apply_plan, decomposable_layers, plan_entry
 from ganctl.errors import GanctlError
 from ganctl.genotype import load_genotype
-from ganctl.io.artifact import load_generator, save_generator
+from ganctl.io.artifact import save_generator
 from ganctl.models import build_generator, generator_spec
+from ganctl.models.artifact import load_generator
 
 from ._support import report_line
 

@@ -17,8 +17,8 @@ import torch
 from typer.testing import CliRunner
 
 from ganctl.cli.app import app
-from ganctl.io.artifact import load_generator
 from ganctl.io.checkpoint import load_checkpoint
+from ganctl.models.artifact import load_generator
 
 from ._support import audit_run_folder, kill_after, report_line, run_cli, spawn, timed_run
 

@@ -13,9 +13,9 @@ from safetensors.torch import load_file, save_file
 
 from ganctl import models
 from ganctl.errors import InputFileError, UsageError
-from ganctl.io.artifact import load_generator
 from ganctl.io.checkpoint import load_checkpoint, save_checkpoint
 from ganctl.models import limits
+from ganctl.models.artifact import load_generator
 
 from ._hardening import write_tiny_artifact
 from ._support import report_line
@@ -131,7 +131,7 @@ def test_nonfinite_weights_are_refused(tmp_path, tiny_file, value, which, pos):
     save_checkpoint(ck, {"kind": "train", "step": 1, "G": state})
     with pytest.raises(InputFileError, match=r"checkpoint\.pt: .*NaN/Inf"):
         load_checkpoint(ck, "train")
-    from ganctl.io.inspect import describe
+    from ganctl.inspect import describe
 
     assert describe(path)["weights_finite"] is False  # info reports rather than refuses
     assert describe(ck)["weights_finite"] is False

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganctl import losses
-from ganctl.evaluate.generate import precision_autocast
-from ganctl.train.config import D_FORWARDS
-from ganctl.train.ddp import World, gather
+from ganctl.core import losses
+from ganctl.core.ddp import World, gather
+from ganctl.recipe import D_FORWARDS, DEFAULTS
+from ganctl.runtime import precision_autocast
 
 
 @dataclass
@@ -63,7 +63,7 @@ class GANStep:
         if d_forward not in D_FORWARDS:
             raise ValueError(f"d_forward {d_forward!r}: expected one of {', '.join(D_FORWARDS)}")
         self.d_forward = d_forward
-        self.b_u = 4.0
+        self.b_u = DEFAULTS.bound_upper  # the loop sets the scheduled value before every D step
         self.reset_sums()
         self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
 

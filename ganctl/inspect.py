@@ -5,7 +5,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
 from ganctl.errors import InputFileError
+from ganctl.genotype import load_genotype
 from ganctl.io.artifact import read_artifact
 from ganctl.io.checkpoint import load_checkpoint
 from ganctl.io.finite import first_nonfinite
@@ -43,9 +47,6 @@ def describe(path: str | Path) -> dict[str, Any]:
 
 
 def _weights_finite(path: Path) -> bool:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     try:
         return first_nonfinite(load_file(str(path))) is None
     except (SafetensorError, OSError, RuntimeError) as e:
@@ -67,8 +68,6 @@ def _spec_summary(spec: dict[str, Any]) -> dict[str, Any]:
 def _describe_json(path: Path) -> dict[str, Any]:
     obj = read_json(path)
     if isinstance(obj, dict) and obj.get("format") == "ganctl.genotype":
-        from ganctl.genotype import load_genotype
-
         g = load_genotype(path)
         return {"path": str(path), "kind": "genotype", "version": obj.get("version"), "genotype": g.to_dict()}
     if isinstance(obj, dict) and "format" in obj:

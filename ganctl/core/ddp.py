@@ -76,7 +76,7 @@ def gather(x: torch.Tensor, world: World) -> torch.Tensor:
     """All ranks' rows, in rank order, with gradient flowing back to each rank's own rows."""
     if not world.distributed:
         return x
-    from torch.distributed.nn.functional import all_gather
+    from torch.distributed.nn.functional import all_gather  # lazy: autograd collectives, multi-process runs only
 
     return torch.cat(all_gather(x), dim=0)
 

@@ -1,6 +1,8 @@
-"""Device selection and seed derivation: one --seed, many independent, reproducible streams."""
+"""Runtime concerns in one place: device selection, seed derivation (one --seed, many independent,
+reproducible streams) and precision/autocast."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import random
 
@@ -8,6 +10,7 @@ import numpy as np
 import torch
 
 from ganctl.errors import UsageError
+from ganctl.recipe import AUTO, PRECISIONS
 
 
 def resolve_device(spec: str = "auto") -> torch.device:
@@ -65,3 +68,26 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# Precision: one resolver of "auto" (the tuple lives in recipe.py), shared by train, search, compress and evaluate.
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise UsageError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """'auto' = bf16 on CUDA (tensor cores), fp32 elsewhere; other values are checked and kept."""
+    if precision == AUTO:
+        return "bf16" if torch.device(device).type == "cuda" else "fp32"
+    return check_precision(precision)
+
+
+def precision_autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast for "bf16", a no-op context for "fp32" (the step, search and evaluate all use this one)."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()

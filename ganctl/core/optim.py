@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from ganctl.errors import UsageError
-from ganctl.train.config import COMPILE_MODES
+from ganctl.recipe import AUTO, COMPILE_MODES
+from ganctl.runtime import resolve_precision
 
 
 def make_adam(
@@ -29,7 +30,7 @@ def make_adam(
 
 def default_precision(device: torch.device) -> str:
     """bf16 autocast on CUDA (tensor cores; losses still in fp32), fp32 on the CPU."""
-    return "bf16" if device.type == "cuda" else "fp32"
+    return resolve_precision(AUTO, device)
 
 
 def resolve_compile(flag: bool | None, device: torch.device) -> bool:

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ganctl.errors import UsageError
+from ganctl.recipe import BOUND_SCHEDULES, DEFAULTS
 
 LOSSES = ("mmd", "hinge", "ns")
 
@@ -58,9 +59,9 @@ def _offdiag_mean(mat: torch.Tensor) -> torch.Tensor:
 def mmd_d_loss(
     real: torch.Tensor,
     fake: torch.Tensor,
-    b_l: float = 0.25,
-    b_u: float = 4.0,
-    modified_weight: float = 1e-4,
+    b_l: float = DEFAULTS.bound_lower,
+    b_u: float = DEFAULTS.bound_upper,
+    modified_weight: float = DEFAULTS.mmd_modified_weight,
     sigma: float = 1.0,
 ) -> torch.Tensor:
     """Repulsive MMD D loss with bounded kernel, plus λ_m·mean_{i≠j} sqrt(max(‖b_i−b_j‖₁, b_l)).
@@ -135,7 +136,11 @@ def g_loss(name: str, real: torch.Tensor | None, fake: torch.Tensor, **kw: Any) 
 
 
 def dgl_teacher_term(
-    name: str, teacher_real: torch.Tensor | None, teacher_fake: torch.Tensor, alpha: float = 0.1, **kw: Any
+    name: str,
+    teacher_real: torch.Tensor | None,
+    teacher_fake: torch.Tensor,
+    alpha: float = DEFAULTS.dgl_weight,
+    **kw: Any,
 ) -> torch.Tensor:
     """DGL-GAN term α·L_adv(D_t(G_s(z))) to add to the student's generator loss (methods §6).
 
@@ -145,7 +150,7 @@ def dgl_teacher_term(
     return alpha * g_loss(name, teacher_real, teacher_fake, **kw)
 
 
-BOUND_MODES = ("fixed", "linear", "saturate", "saturate-linear")
+BOUND_MODES = tuple(sorted(BOUND_SCHEDULES))  # the recipe's schedules, listed alphabetically
 
 
 @dataclass
@@ -158,12 +163,12 @@ class BoundSchedule:
     ``fixed``: never changes. The whole state round-trips through ``state_dict``.
     """
 
-    mode: str = "saturate"
-    initial: float = 4.0
-    cap: float = 64.0
-    patience: int = 6
-    factor: float = 2.0
-    increment: float = 4.0
+    mode: str = DEFAULTS.bound_schedule
+    initial: float = DEFAULTS.bound_upper
+    cap: float = DEFAULTS.bound_cap
+    patience: int = DEFAULTS.bound_patience
+    factor: float = DEFAULTS.bound_factor
+    increment: float = DEFAULTS.bound_increment
     total_updates: int = 100
     current: float = field(default=-1.0)
     counter: int = 0

@@ -12,20 +12,18 @@ import torch
 from torch import nn
 
 from ganctl.errors import InputFileError, UsageError
+from ganctl.io.checkpoint import load_checkpoint
+from ganctl.models.artifact import build_from_spec, load_discriminator
+from ganctl.models.limits import check_against_file
 
 
 def load_teacher(path: str | Path, resolution: int, device: torch.device) -> nn.Module:
     """A frozen D from a discriminator.safetensors or a train checkpoint; refuses another resolution."""
     path = Path(path)
     if path.suffix == ".safetensors":
-        from ganctl.io.artifact import load_discriminator
-
         teacher, info = load_discriminator(path)
         spec = info.spec
     else:
-        from ganctl.io.artifact import build_from_spec
-        from ganctl.io.checkpoint import load_checkpoint
-
         state = load_checkpoint(path, expect_kind="train")
         spec = state.get("d_spec")
         if not isinstance(spec, dict):
@@ -33,8 +31,6 @@ def load_teacher(path: str | Path, resolution: int, device: torch.device) -> nn.
         stored = state.get("D")
         if not isinstance(stored, dict) or not all(isinstance(v, torch.Tensor) for v in stored.values()):
             raise InputFileError("train checkpoint has no discriminator weights", path)
-        from ganctl.models.limits import check_against_file
-
         check_against_file("discriminator", spec, {k: tuple(v.shape) for k, v in stored.items()}, path)
         teacher = build_from_spec("discriminator", spec, path)
         try:
