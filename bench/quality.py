@@ -31,10 +31,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ganctl.data import load_data  # noqa: E402
-from ganctl.device import resolve_device  # noqa: E402
 from ganctl.evaluate.api import evaluate_artifacts, resolve_extractor  # noqa: E402
 from ganctl.evaluate.baselines import heldout_images, score_images  # noqa: E402
-from ganctl.io.artifact import load_generator  # noqa: E402
+from ganctl.models.artifact import load_generator  # noqa: E402
+from ganctl.runtime import resolve_device  # noqa: E402
 from ganctl.train.config import resolve_config  # noqa: E402
 from ganctl.train.loop import train  # noqa: E402
 

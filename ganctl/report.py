@@ -13,11 +13,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from torchvision.utils import make_grid
 
+from ganctl.data import load_data
+from ganctl.evaluate.generate import generate_uint8
 from ganctl.genotype import Genotype, load_genotype  # noqa: E402
+from ganctl.io.artifact import read_artifact
 from ganctl.io.atomic import atomic_target, atomic_write_text  # noqa: E402
 from ganctl.io.rundir import read_jsonl  # noqa: E402
 from ganctl.io.safeio import read_json_object  # noqa: E402
+from ganctl.models.artifact import load_generator
+from ganctl.nn.activations import pmish_betas
 
 # node positions of one AdversarialNAS generator cell, left to right; edges to the output bow outwards
 _NODE_XY = {"in": (0.0, 0.5), "n0": (1.0, 0.9), "n1": (1.0, 0.1), "n2": (2.2, 0.5), "n3": (3.4, 0.5)}
@@ -100,8 +106,6 @@ def _latest(folder: Path, pattern: str) -> Path | None:
 
 def write_report(root: str | Path) -> Path:
     """Assemble report.md from whatever stages ran under `root`; returns its path."""
-    from ganctl.models.artifact import load_generator
-    from ganctl.nn.activations import pmish_betas
 
     root = Path(root)
     lines = ["# ganctl run report", "", f"Run folder: `{root}`", ""]
@@ -158,11 +162,7 @@ def _final_generator(root: Path) -> Path | None:
 
 def draw_real_vs_generated(root: Path, path: Path, n: int = 64, seed: int = 0) -> Path | None:
     """Real training images and samples of the final generator, side by side at the same scale."""
-    from torchvision.utils import make_grid
 
-    from ganctl.data import load_data
-    from ganctl.evaluate.generate import generate_uint8
-    from ganctl.io.artifact import load_generator
 
     gen_path, config = _final_generator(root), root / "train" / "config.json"
     if gen_path is None or not config.exists():
@@ -293,7 +293,6 @@ def _metrics_table(metrics: dict[str, Any]) -> list[str]:
 
 def summary(root: str | Path, seconds: float | None = None) -> str:
     """The few lines a person reads at the end of the pipeline: artifacts, sizes, metrics, pictures."""
-    from ganctl.io.artifact import read_artifact
 
     root = Path(root)
     lines = [f"ganctl pipeline finished{f' in {seconds:.0f} s' if seconds is not None else ''}: {root}"]

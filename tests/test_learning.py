@@ -7,13 +7,13 @@ import json
 import pytest
 import torch
 
-from ganctl.device import derive_seed
 from ganctl.evaluate.baselines import matched_noise
 from ganctl.evaluate.extractors import extract_features
 from ganctl.evaluate.proxy import QualityProxy
 from ganctl.evaluate.reference import reference_indices
 from ganctl.evaluate.stats import feature_stats, frechet_distance
-from ganctl.io.artifact import load_generator
+from ganctl.models.artifact import load_generator
+from ganctl.runtime import derive_seed
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import build_models, train
 

@@ -12,14 +12,15 @@ from evaluate_standins import StandinNet, TinyGenerator, fake_data, install_stan
 from typer.testing import CliRunner
 
 from ganctl.cli.app import app
-from ganctl.device import derive_seed
+from ganctl.core.losses import BoundSchedule
 from ganctl.errors import InputFileError, UsageError
 from ganctl.evaluate.extractors import INCEPTION, _inception_factory, register_extractor
 from ganctl.evaluate.generate import make_noise, to_uint8
 from ganctl.evaluate.protocol import MetricRequest
 from ganctl.evaluate.reference import reference_indices
-from ganctl.io.artifact import load_generator, read_artifact
-from ganctl.losses import BoundSchedule
+from ganctl.io.artifact import read_artifact
+from ganctl.models.artifact import load_generator
+from ganctl.runtime import derive_seed
 from ganctl.train.metrics import InceptionMetric, ScheduleGate, build_train_metric, parse_train_metric
 
 

@@ -22,11 +22,16 @@ from typing import Any
 
 import torch
 
+from ganctl.data import load_data
+from ganctl.data.registry import parse_data_arg
 from ganctl.errors import DataError, GanctlError
+from ganctl.evaluate.api import resolve_extractor
 from ganctl.evaluate.extractors import extract_features
 from ganctl.evaluate.protocol import parse_metrics
 from ganctl.evaluate.reference import ImageDataLike, reference_indices, reference_stats
 from ganctl.evaluate.stats import feature_stats, frechet_distance, kernel_inception_distance
+from ganctl.io.atomic import atomic_write_json
+from ganctl.runtime import resolve_device
 
 PROCEDURAL = ("shapes", "sprites")
 FLOOR = "held-out real images (not in the reference set)"
@@ -45,8 +50,6 @@ def matched_noise(images: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 def heldout_images(data_arg: str, data: ImageDataLike, n: int, num_reference: int | None, seed: int,
                    resolution: int) -> torch.Tensor:
     """n real images the reference statistics did not see (see the module docstring for how)."""
-    from ganctl.data import load_data
-    from ganctl.data.registry import parse_data_arg
 
     kind, _ = parse_data_arg(data_arg)
     if kind in PROCEDURAL:
@@ -86,9 +89,6 @@ def reference_points(data_arg: str, *, metrics: list[str], num_samples: int, num
                      extractor: str = "auto", inception_weights: str | None = None, device: str = "cpu",
                      seed: int = 0, resolution: int | None = None) -> dict[str, Any]:
     """{"floor": {metric: value}, "ceiling": {...}, how each was made, and the extractor used}."""
-    from ganctl.data import load_data
-    from ganctl.device import resolve_device
-    from ganctl.evaluate.api import resolve_extractor
 
     dev = resolve_device(device)
     data = load_data(data_arg, resolution=resolution, seed=0)  # as `ganctl evaluate` loads it
@@ -118,7 +118,6 @@ def reference_points(data_arg: str, *, metrics: list[str], num_samples: int, num
 
 
 def main(argv: list[str]) -> int:
-    from ganctl.io.atomic import atomic_write_json
 
     p = argparse.ArgumentParser(prog="python -m ganctl.evaluate.baselines", description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True)

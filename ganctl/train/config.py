@@ -237,7 +237,7 @@ def validate(cfg: TrainConfig) -> None:
         need(getattr(cfg, name) > 0, f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
     need(cfg.eval_every is None or cfg.eval_every >= 0, "--eval-every must be >= 0 (0 disables)")
     need(cfg.eval_samples >= 2, "--eval-samples must be at least 2")
-    from ganctl.train.metrics import check_metric_inputs
+    from ganctl.train.metrics import check_metric_inputs  # lazy: loads torch; the config module stays torch-free
 
     check_metric_inputs(cfg.metric, cfg.inception_weights)  # a typo or a missing file fails before any work
     need(0.0 <= cfg.ema_decay < 1.0, f"--ema-decay must be in [0, 1), got {cfg.ema_decay}")

@@ -30,6 +30,7 @@ from ganctl.io.rundir import RunDir
 from ganctl.recipe import train_recipe
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
+from ganctl.train.metrics import MetricChoice, ScheduleGate, build_train_metric
 
 CHECKPOINT = "checkpoint.pt"
 GENERATOR = "generator.safetensors"
@@ -158,7 +159,6 @@ class Trainer:
         self.noise = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "noise"))
         self.step = 0
         self.best: float | None = None
-        from ganctl.train.metrics import MetricChoice, ScheduleGate
 
         self.metric: MetricChoice | None = None
         self.gate = ScheduleGate()
@@ -387,7 +387,6 @@ class Trainer:
     def _evaluate(self) -> float:
         metric = float("nan")
         if self.world.is_main:
-            from ganctl.train.metrics import build_train_metric
 
             with _rng_fork(self.device):
                 if self.metric is None:
