@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 
 import numpy as np
 import torch
@@ -91,3 +93,26 @@ def precision_autocast(device: torch.device, precision: str) -> contextlib.Abstr
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+# Progress of work buried deep in a stage (data decoding inside train/search/compress): the core reports
+# to whatever callback the caller installed, and stays silent when none is (library use, tests).
+ProgressFn = Callable[[str, int, int], None]
+_PROGRESS: ContextVar[ProgressFn | None] = ContextVar("ganctl_progress", default=None)
+
+
+@contextlib.contextmanager
+def progress_reporter(fn: ProgressFn | None) -> Iterator[None]:
+    """Route `report_progress` calls made inside this block to `fn(stage, done, total)`."""
+    token = _PROGRESS.set(fn)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def report_progress(stage: str, done: int, total: int) -> None:
+    """Tell the installed reporter (if any) that `done` of `total` units of `stage` are finished."""
+    fn = _PROGRESS.get()
+    if fn is not None:
+        fn(stage, done, total)

@@ -23,7 +23,7 @@ PENDING_LAZY = {
     "ganctl/compress/report.py": 3, "ganctl/search/config.py": 3, "ganctl/search/plot.py": 3,
     "ganctl/train/preflight.py": 3, "ganctl/__init__.py": 2, "ganctl/evaluate/reference.py": 2,
     "ganctl/train/report.py": 2, "ganctl/cli/app.py": 1, "ganctl/cli/export.py": 1, "ganctl/cli/import_cmd.py": 1,
-    "ganctl/cli/runinfo.py": 1, "ganctl/compress/ranks.py": 1, "ganctl/evaluate/api.py": 1,
+    "ganctl/compress/ranks.py": 1, "ganctl/evaluate/api.py": 1,
     "ganctl/search/derive.py": 1, "ganctl/train/config.py": 1,
 }
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from ganctl.cli.runinfo import LazyBars
 from ganctl.errors import GanctlError, OutOfMemoryError
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N. auto picks the GPU if present.")]
@@ -58,9 +59,16 @@ def run(g: Globals, body: Callable[[], dict[str, Any] | None]) -> None:
     if not g.verbose:
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\..*")
         warnings.filterwarnings("ignore", category=FutureWarning)
+    bars = LazyBars(g.console)
     try:
         try:
-            result = body()
+            from ganctl.runtime import progress_reporter  # lazy: loads torch; --help and flag errors stay fast
+
+            with progress_reporter(bars):
+                try:
+                    result = body()
+                finally:
+                    bars.stop()  # a failure mid-decode must not leave a live bar behind
         except GanctlError as e:
             if g.verbose:
                 traceback.print_exc()

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 def params(n: int) -> str:
@@ -96,8 +97,6 @@ def progress_bars(g: Any) -> Iterator[Any]:
     if g.console.quiet:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     tasks: dict[str, Any] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=g.console, transient=True) as bar:
@@ -107,4 +106,34 @@ def progress_bars(g: Any) -> Iterator[Any]:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        yield update
+        from ganctl.runtime import progress_reporter  # lazy: loads torch; --help and flag errors stay fast
+
+        with progress_reporter(update):  # work buried in the core (data decoding) joins this bar
+            yield update
+
+
+class LazyBars:
+    """Bars that appear on the first report and go when every stage is complete: for work buried in a
+    stage (data decoding) while no other bar is live. `stop()` ends them early (errors)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console, self.bar, self.tasks = console, None, {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.console.quiet:
+            return
+        if self.bar is None:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=self.console, transient=True)
+            self.bar.start()
+            self.tasks = {}
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total)
+        self.bar.update(self.tasks[stage], completed=done, total=total)
+        if all(task.finished for task in self.bar.tasks):
+            self.stop()
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

@@ -113,6 +113,7 @@ def command(
 
         from ganctl.errors import UsageError
         from ganctl.logsink import TensorBoardSink, check_log_choice
+        from ganctl.runtime import progress_reporter  # lazy: loads torch; --help and flag errors stay fast
 
         # lazy: loads torch; --help and flag errors stay fast
         from ganctl.search.config import SearchConfig, make_config, parse_budget
@@ -159,8 +160,16 @@ def command(
                 if sink is not None:
                     sink.poll()
 
+            decode_tasks: dict[str, Any] = {}
+
+            def report(stage: str, done: int, total: int) -> None:  # data decoding joins this bar
+                if stage not in decode_tasks:
+                    decode_tasks[stage] = bar.add_task(stage, total=total, info=stage)
+                bar.update(decode_tasks[stage], completed=done, total=total)
+
             try:
-                result = run_search(cfg, resume=resume, force=force, progress=progress)
+                with progress_reporter(report):
+                    result = run_search(cfg, resume=resume, force=force, progress=progress)
             finally:
                 if sink is not None:
                     sink.close()

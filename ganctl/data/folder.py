@@ -19,6 +19,7 @@ from ganctl.data.cache import listing_key, load_cached, save_cached
 from ganctl.data.resize import resize_pil
 from ganctl.errors import DataError, InputFileError
 from ganctl.io.safeio import check_regular
+from ganctl.runtime import report_progress
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
@@ -92,13 +93,17 @@ def decode_files(files: list[Path], resolution: int, workers: int | None = None
     out = torch.empty(len(files), 3, resolution, resolution, dtype=torch.uint8)
     failures: list[tuple[Path, Exception]] = []
     kept = 0
+    stage = f"decode {len(files):,} images"
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for path, result in zip(files, pool.map(lambda p: _try_decode(p, resolution), files), strict=True):
+        results = pool.map(lambda p: _try_decode(p, resolution), files)
+        for done, (path, result) in enumerate(zip(files, results, strict=True), start=1):
             if isinstance(result, Exception):
                 failures.append((path, result))
             else:
                 out[kept] = result
                 kept += 1
+            if done % 512 == 0 or done == len(files):
+                report_progress(stage, done, len(files))
     return out[:kept].clone() if kept < len(files) else out, failures
 
 

@@ -23,6 +23,7 @@ from PIL import Image
 from ganctl.data.cache import default_data_root, listing_key, load_cached, save_cached
 from ganctl.data.resize import resize_pil, resize_uint8
 from ganctl.errors import DataError
+from ganctl.runtime import report_progress
 
 CELEBA_CROP = 140  # centre crop of the aligned 178×218 faces used by DCGAN/WGAN-GP-era papers
 
@@ -109,6 +110,7 @@ def _read_stl10(base: Path, resolution: int, chunk: int = 4096) -> torch.Tensor:
         for start in range(0, raw.shape[0], chunk):
             block = torch.from_numpy(np.ascontiguousarray(raw[start:start + chunk].transpose(0, 1, 3, 2)))
             parts.append(resize_uint8(block, resolution))
+            report_progress(f"resize STL-10 {name}", min(start + chunk, raw.shape[0]), raw.shape[0])
     return torch.cat(parts)
 
 
@@ -140,6 +142,8 @@ def _read_celeba(base: Path, names: list[str], resolution: int) -> torch.Tensor:
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for index, image in enumerate(pool.map(lambda p: _decode_celeba(p, resolution), paths)):
             out[index] = image
+            if (index + 1) % 512 == 0 or index + 1 == len(paths):
+                report_progress(f"decode {len(paths):,} CelebA images", index + 1, len(paths))
     return out
 
 
