@@ -21,6 +21,7 @@ EXTRACTOR=auto
 start=$(date +%s)
 
 FROM=${FROM:-search}
+case "$FROM" in search|compress) ;; *) echo "FROM=$FROM: choose search (the whole chain) or compress (rerun from compress on)" >&2; exit 2 ;; esac
 if [ "$FROM" = search ]; then
 echo "== 1/5 search: differentiable architecture search (AdversarialNAS + MMD) =="
 ganctl search --data "$DATA" --method adversarialnas --preset tiny --out "$OUT/search" --force "${COMMON[@]}" --quiet

@@ -89,7 +89,7 @@ def train(
 
         cfg = resume_config(RunDir.load_config(out), values, allow_change)
     else:
-        if values.get("precision") is None:
+        if values.get("precision") in (None, "auto"):
             from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
 
             values["precision"] = resolve_precision("auto", resolve_device(values.get("device") or "auto"))
@@ -202,7 +202,7 @@ def sample(
     *,
     device: str = "auto",
     batch_size: int = 256,
-    precision: str = "fp32",
+    precision: str = "auto",
     grid: PathLike | None = None,
     npz: PathLike | None = None,
     out_dir: PathLike | None = None,
@@ -213,10 +213,11 @@ def sample(
     """
     from ganctl.evaluate.generate import generate_uint8  # lazy: `import ganctl` loads no torch
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz  # lazy: `import ganctl` loads no torch
-    from ganctl.runtime import resolve_device  # lazy: `import ganctl` loads no torch
+    from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
 
     G = load_generator(generator) if isinstance(generator, (str, Path)) else generator
     dev = resolve_device(device)
+    precision = resolve_precision(precision, dev)  # auto: bf16 on a GPU, fp32 on the CPU, as `ganctl sample`
     images = generate_uint8(G, num, seed, batch_size, dev, precision)
     if grid is not None:
         save_grid(images, grid)

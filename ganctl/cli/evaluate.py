@@ -103,7 +103,8 @@ def command(
         from ganctl.io.rundir import lock_folder
         from ganctl.models.artifact import load_generator  # lazy: loads torch; --help and flag errors stay fast
         from ganctl.models.limits import check_sizes  # lazy: loads torch; --help and flag errors stay fast
-        from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.evaluate.protocol import parse_metrics  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.runtime import resolve_device, resolve_precision  # lazy: loads torch; --help and flag errors stay fast
 
         started = time.monotonic()
         weights = inception_weights or os.environ.get("GANCTL_INCEPTION_WEIGHTS") or None
@@ -111,6 +112,9 @@ def command(
         log = (lambda msg: g.console.log(msg)) if not g.quiet else None
         if cost and no_cost:
             raise UsageError("--cost and --no-cost contradict each other; pick one")
+        if not real_only:  # typos fail here, before any artifact, dataset or --out is touched
+            parse_metrics([m for m in metrics.split(",") if m.strip()], num_samples)
+            resolve_precision(precision, dev)
         if real_only:
             if artifacts:
                 raise UsageError("--real-only takes no artifacts")

@@ -45,7 +45,7 @@ def command(
     ctx: typer.Context,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder; receives genotype.json, alphas, stats, plot.",
                                              rich_help_panel=OUTPUT, show_default=False)] = None,
-    data: Annotated[str, _opt("--data", show=True, panel=DATA, help="cifar10, stl10, celeba, shapes, folder:PATH, npz:PATH.")] = "shapes",
+    data: Annotated[str, _opt("--data", show=True, panel=DATA, help="sprites | shapes (built-in) | cifar10 | cifar100 | stl10 | celeba | fashion-mnist | folder:PATH | npz:PATH.")] = "shapes",
     method: Annotated[str, _opt("--method", show=True, panel=MODEL, help="adversarialnas | alphagan.")] = "adversarialnas",
     preset: Annotated[str, _opt("--preset", show=True, panel=OUTPUT, help="paper: the seed paper's search as its code runs it (batch 128 split in halves for the "
         "architecture and weight steps, n_critic 5, ~48.5k D iterations, PMish search G, hinge "

@@ -60,7 +60,8 @@ def command(
         str | None,
         _opt(
             "--data", panel=DATA,
-            help="Dataset: cifar10, stl10, celeba, shapes, folder:PATH, npz:PATH (default: the preset's).",
+            help="Dataset: sprites | shapes (built-in, offline) | cifar10 | cifar100 | stl10 | celeba | fashion-mnist | "
+            "folder:PATH | npz:PATH (default: the preset's).",
         ),
     ] = None,
     genotype: Annotated[str | None, _opt("--genotype", panel=MODEL, help="genotype.json or a built-in name.")] = None,
@@ -102,9 +103,6 @@ def command(
     ema_warmup: Annotated[
         bool | None, _opt("--ema-warmup/--no-ema-warmup", panel=OPTIM, help="EMA decay min(d, (1+t)/(10+t)) early on.")
     ] = None,
-    d_forward: Annotated[
-        str | None, _opt("--d-forward", panel=SPEED, help="joint (one D call on real+fake) | separate (as the paper's code).")
-    ] = None,
     steps: Annotated[int | None, _opt("--steps", panel=SCHEDULE, help="G steps in total.")] = None,
     epochs: Annotated[float | None, _opt("--epochs", panel=SCHEDULE, help="Epochs in total (instead of --steps).")] = None,
     eval_every: Annotated[
@@ -126,7 +124,10 @@ def command(
     log_every: Annotated[int | None, _opt("--log-every", panel=SCHEDULE, help="Steps per status line.")] = None,
     checkpoint_every: Annotated[int | None, _opt("--checkpoint-every", panel=SCHEDULE, help="Steps per checkpoint.")] = None,
     sample_every: Annotated[int | None, _opt("--sample-every", panel=SCHEDULE, help="Steps per sample grid.")] = None,
-    precision: Annotated[str | None, _opt("--precision", panel=SPEED, help="fp32 | bf16 (default: bf16 on GPU).")] = None,
+    precision: Annotated[str | None, _opt("--precision", panel=SPEED, help="auto | fp32 | bf16 (auto: bf16 on GPU, fp32 on CPU).")] = None,
+    d_forward: Annotated[
+        str | None, _opt("--d-forward", panel=SPEED, help="joint (one D call on real+fake) | separate (as the paper's code).")
+    ] = None,
     compile: Annotated[bool | None, _opt("--compile/--no-compile", panel=SPEED, help="torch.compile G and D (default: on with CUDA).")] = None,  # noqa: A002
     compile_mode: Annotated[
         str | None,
@@ -222,18 +223,18 @@ def command(
             if preset is not None or config is not None:
                 raise UsageError("--preset/--config cannot be combined with --resume (the saved config is used)")
             from ganctl.io.configfile import load_saved_config
-            from ganctl.train.config import validate
+            from ganctl.train.config import ADDED_AFTER_0_1_0, validate
 
             values["out"] = str(resume)
 
-            saved = load_saved_config(resume, TrainConfig, validate)
+            saved = load_saved_config(resume, TrainConfig, validate, added=ADDED_AFTER_0_1_0)
             cfg = resume_config(saved, values, allow_change or [])
         else:
             if values.get("out") in (None, "") and not print_config:
                 raise UsageError("--out DIR is required (or --resume DIR)")
             if allow_change:
                 raise UsageError("--allow-change only applies with --resume")
-            if values.get("precision") is None:
+            if values.get("precision") in (None, "auto"):
                 from ganctl.runtime import (  # lazy: loads torch; --help and flag errors stay fast
                     resolve_device,
                     resolve_precision,
@@ -263,7 +264,7 @@ def command(
             if sink is not None:
                 sink.close()
         if not g.console.quiet:
-            summary(g.console, Path(cfg.out), started, best_row(Path(cfg.out), "proxy", "proxy_name"))
+            summary(g.console, Path(cfg.out), started, best_row(Path(cfg.out), "metric", "metric_name"))
         return result
 
     run(g, body)

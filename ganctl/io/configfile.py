@@ -55,10 +55,18 @@ def check_saved_config(saved: dict[str, Any], cls: type, path: str | Path) -> No
 
 
 def load_saved_config(out: str | Path, cls: type, validate: typing.Callable[[Any], None] | None = None,
-                      from_dict: typing.Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
-    """Read `out/config.json` (bounded reader), check it against `cls`, and validate its values."""
+                      from_dict: typing.Callable[[dict[str, Any]], Any] | None = None,
+                      added: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read `out/config.json` (bounded reader), check it against `cls`, and validate its values.
+
+    `added`: fields newer than some config.json files, with the values the older ganctl ran with. They
+    are filled only when all of them are absent (an older ganctl wrote the file), never one by one
+    (that is a damaged file).
+    """
     saved = RunDir.load_config(out)
     path = Path(out) / CONFIG
+    if added and not any(key in saved for key in added):
+        saved = {**saved, **added}
     check_saved_config(saved, cls, path)
     if validate is not None:
         try:

@@ -294,3 +294,9 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], allow_change
     cfg = TrainConfig.from_dict(merged)
     validate(cfg)
     return cfg
+
+
+# Fields added after ganctl 0.1.0, with the behaviour 0.1.0 had: a run it started can still be resumed.
+ADDED_AFTER_0_1_0 = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+                     if f.name in ("bound_increment", "ema_warmup", "d_forward", "metric", "inception_weights",
+                                   "compile_mode")}

@@ -1,0 +1,47 @@
+"""A run started by ganctl 0.1.0 (config.json without the fields added since) still resumes, with the
+behaviour it had; a config.json missing only some of them is damaged (exit 3)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from ganctl.cli.app import app
+from ganctl.io.safeio import read_json_object
+from ganctl.train.config import ADDED_AFTER_0_1_0
+
+TINY = ["train", "--preset", "tiny", "--eval-every", "0", "--device", "cpu", "--quiet", "--width", "4",
+        "--d-width", "8", "--batch-size", "4"]
+
+
+def _strip(out, keys):
+    path = out / "config.json"
+    saved = json.loads(path.read_text())
+    for key in keys:
+        saved.pop(key)
+    path.write_text(json.dumps(saved))
+
+
+def test_old_config_resumes_with_old_behaviour(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    assert CliRunner().invoke(app, [*TINY, "--steps", "2", "--out", str(out)]).exit_code == 0
+    _strip(out, ADDED_AFTER_0_1_0)
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "3", "--allow-change", "steps", "--quiet"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 3
+    assert ADDED_AFTER_0_1_0 == {"bound_increment": 4.0, "ema_warmup": True, "d_forward": "joint",
+                                 "metric": "proxy", "inception_weights": None, "compile_mode": "default"}
+    assert read_json_object(out / "config.json")["steps"] == 3
+
+
+def test_config_missing_some_new_fields_is_damaged(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    assert CliRunner().invoke(app, [*TINY, "--steps", "2", "--out", str(out)]).exit_code == 0
+    _strip(out, ["d_forward"])
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "3", "--allow-change", "steps", "--quiet"])
+    assert r.exit_code == 3
+    assert "config.json" in r.output and "d_forward" in r.output
