@@ -189,3 +189,20 @@ def test_cli_bad_input(tmp_path, args, code, text):
                                       "--device", "cpu", *args])
     assert result.exit_code == code, result.output
     assert text in result.output
+
+
+def test_cli_resume_refuses_changed_flags(tmp_path, monkeypatch):
+    """A typed flag that differs from the saved search would be ignored on --resume: it is refused (exit 2,
+    naming the key) and nothing in the run changes; runtime keys (--device, --budget) may change."""
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "s"
+    base = ["search", "--data", "shapes", "--preset", "tiny", "--device", "cpu", "--quiet", "--steps", "2",
+            "--batch-size", "4", "--out", str(out)]
+    assert CliRunner().invoke(app, base).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    changed = CliRunner().invoke(app, [*base, "--resume", "--batch-size", "8"])
+    assert changed.exit_code == 2, changed.output
+    assert "batch_size (4 -> 8)" in changed.output
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    same = CliRunner().invoke(app, [*base[:-4], "--out", str(out), "--resume", "--budget", "1h"])
+    assert "differ" not in same.output

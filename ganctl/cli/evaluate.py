@@ -99,12 +99,15 @@ def command(
 
         # lazy: loads torch; --help and flag errors stay fast
         from ganctl.evaluate.api import evaluate_artifacts, evaluate_reference
+        from ganctl.evaluate.protocol import parse_metrics  # lazy: loads torch; --help and flag errors stay fast
         from ganctl.io.atomic import atomic_write_json
         from ganctl.io.rundir import lock_folder
         from ganctl.models.artifact import load_generator  # lazy: loads torch; --help and flag errors stay fast
         from ganctl.models.limits import check_sizes  # lazy: loads torch; --help and flag errors stay fast
-        from ganctl.evaluate.protocol import parse_metrics  # lazy: loads torch; --help and flag errors stay fast
-        from ganctl.runtime import resolve_device, resolve_precision  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.runtime import (  # lazy: loads torch; --help and flag errors stay fast
+            resolve_device,
+            resolve_precision,
+        )
 
         started = time.monotonic()
         weights = inception_weights or os.environ.get("GANCTL_INCEPTION_WEIGHTS") or None

@@ -117,7 +117,10 @@ def command(
 
         # lazy: loads torch; --help and flag errors stay fast
         from ganctl.search.config import SearchConfig, make_config, parse_budget
-        from ganctl.search.loop import run_search  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.search.loop import (  # lazy: loads torch; --help and flag errors stay fast
+            check_resume_flags,
+            run_search,
+        )
 
         known = {f.name for f in dataclasses.fields(SearchConfig)}
         from_file = read_config_file(config, known, "search") if config is not None else {}
@@ -135,6 +138,8 @@ def command(
             raise UsageError("--out DIR is required")
         values["out"] = values.get("out") or ""
         cfg = make_config(chosen_method, chosen_preset, **values)
+        if resume and not print_config:
+            check_resume_flags(cfg, given)
         if print_config:
             print_resolved(cfg.to_dict())
             return None
