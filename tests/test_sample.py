@@ -92,3 +92,13 @@ def test_bad_sampling_requests(tmp_path):
     with pytest.raises(UsageError):
         interpolate(TinyGenerator(), k=1, seed=0)
     assert not (tmp_path / "x.png").exists()
+
+
+def test_interpolate_fast_path_same_frames():
+    """--interpolate honours --channels-last/--compile like the other modes: the frames are the same pixels,
+    and the generator is handed back in its own layout."""
+    G = TinyGenerator()
+    plain = interpolate(G, k=3, seed=2, num_pairs=2)
+    nhwc = interpolate(G, k=3, seed=2, num_pairs=2, channels_last=True)
+    assert torch.equal(plain, nhwc)
+    assert all(p.is_contiguous() for p in G.parameters())

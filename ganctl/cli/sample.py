@@ -98,7 +98,8 @@ def command(
         else:
             check_output_file(grid if grid is not None else npz, overwrite, "--grid" if grid is not None else "--npz")
         if interpolate:
-            images = interp(G, interpolate, seed, num_pairs=num, device=dev, batch_size=batch_size, precision=prec)
+            images = interp(G, interpolate, seed, num_pairs=num, device=dev, batch_size=batch_size, precision=prec,
+                            channels_last=channels_last, compile=compile)
             path = save_grid(images, grid, nrow=interpolate)
             count = len(images)
         elif grid is not None:

@@ -156,13 +156,19 @@ def interpolate(
     device: torch.device | str = "cpu",
     batch_size: int = 256,
     precision: str = "fp32",
+    channels_last: bool | None = None,
+    compile: bool = False,  # noqa: A002 - same name as generate_uint8's
 ) -> torch.Tensor:
-    """uint8 (num_pairs*k)×3×H×W: k slerp steps (ends included) between each seeded noise pair, row by row."""
+    """uint8 (num_pairs*k)×3×H×W: k slerp steps (ends included) between each seeded noise pair, row by row.
+
+    channels_last None: on with CUDA (as generate_uint8)."""
     if k < 2:
         raise UsageError(f"interpolation needs at least 2 steps, got {k}")
     _check_num(num_pairs)
     noise = make_noise(2 * num_pairs, int(G.latent_dim), seed)
     path = slerp(noise[0::2], noise[1::2], torch.linspace(0, 1, k)).reshape(num_pairs * k, -1)
     device = torch.device(device)
-    with fast_path(G, device, channels_last=False, compile=False):
-        return torch.cat([b.cpu() for b in generate_from_noise(G, path, batch_size, device, precision)])
+    if channels_last is None:
+        channels_last = device.type == "cuda"
+    with fast_path(G, device, channels_last=channels_last, compile=compile) as fn:
+        return torch.cat([b.cpu() for b in generate_from_noise(G, path, batch_size, device, precision, forward=fn)])
