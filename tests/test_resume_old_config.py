@@ -45,3 +45,17 @@ def test_config_missing_some_new_fields_is_damaged(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "3", "--allow-change", "steps", "--quiet"])
     assert r.exit_code == 3
     assert "config.json" in r.output and "d_forward" in r.output
+
+
+def test_refuse_changed_names_each_change_and_ignores_other_keys():
+    import pytest
+
+    from ganctl.errors import UsageError
+    from ganctl.io.configfile import refuse_changed
+
+    saved = {"rank": 4, "method": "cp", "device": "cpu"}
+    refuse_changed(saved, {**saved, "device": "cuda"}, ["rank", "method"], "advice")  # device not checked
+    with pytest.raises(UsageError) as err:
+        refuse_changed(saved, {**saved, "rank": 8, "method": "tucker"}, ["rank", "method"], "start over")
+    assert str(err.value) == ("--resume: the flags differ from the saved run in method ('cp' -> 'tucker'), "
+                              "rank (4 -> 8); start over")

@@ -23,7 +23,7 @@ from ganctl.errors import InputFileError, UsageError
 from ganctl.evaluate import QualityProxy
 from ganctl.io.artifact import read_artifact, save_generator
 from ganctl.io.atomic import atomic_write_json
-from ganctl.io.configfile import load_saved_config
+from ganctl.io.configfile import load_saved_config, refuse_changed
 from ganctl.io.rundir import RunDir
 from ganctl.io.safeio import read_json
 from ganctl.models import build_discriminator, discriminator_spec, limits
@@ -117,22 +117,16 @@ RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every"
 
 def _check_resume_flags(cfg: CompressConfig) -> None:
     """A resumed compression must use the saved flags: its plan and layers already hold the old ones."""
-
-
     saved = load_saved_config(cfg.out, CompressConfig)
     now = asdict(cfg)
-    changed = [k for k in now if k not in RUNTIME_KEYS and saved[k] != now[k]]
-    if "artifact" in changed and os.path.exists(saved["artifact"]) and os.path.exists(cfg.artifact) \
+    keys = [k for k in now if k not in RUNTIME_KEYS]
+    if os.path.exists(saved["artifact"]) and os.path.exists(cfg.artifact) \
             and os.path.samefile(saved["artifact"], cfg.artifact):
-        changed.remove("artifact")  # the same file named from another folder
-    if changed:
-        detail = ", ".join(f"{k} ({saved[k]!r} -> {now[k]!r})" for k in changed)
-        raise UsageError(f"--resume: the flags differ from the saved run in {detail}; resume with the "
-                         f"saved flags, or start over with --force")
+        keys.remove("artifact")  # the same file named from another folder
+    refuse_changed(saved, now, keys, "resume with the saved flags, or start over with --force")
 
 
 def _load_parent(cfg: CompressConfig, device: torch.device) -> tuple[nn.Module, Any]:
-
     info = read_artifact(cfg.artifact, expect_kind="generator", with_hash=False)  # load_generator hashes it
     if info.spec.get("decomposition"):
         raise InputFileError(

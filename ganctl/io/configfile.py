@@ -74,3 +74,12 @@ def load_saved_config(out: str | Path, cls: type, validate: typing.Callable[[Any
         except (UsageError, TypeError, ValueError) as e:
             raise InputFileError(f"saved config is not valid ({e})", path) from e
     return saved
+
+
+def refuse_changed(saved: dict[str, Any], now: dict[str, Any], keys: typing.Iterable[str], advice: str) -> None:
+    """A resume continues the saved run: values of `keys` that differ from it are a usage error naming each
+    change (silently keeping or silently taking the new value would both mislead)."""
+    changed = sorted(k for k in keys if saved.get(k) != now.get(k))
+    if changed:
+        detail = ", ".join(f"{k} ({saved.get(k)!r} -> {now.get(k)!r})" for k in changed)
+        raise UsageError(f"--resume: the flags differ from the saved run in {detail}; {advice}")

@@ -21,7 +21,7 @@ from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
-from ganctl.io.configfile import load_saved_config
+from ganctl.io.configfile import load_saved_config, refuse_changed
 from ganctl.io.rundir import RunDir
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.search.config import RUNTIME_KEYS, SearchConfig, validate
@@ -80,11 +80,8 @@ def check_resume_flags(cfg: SearchConfig, typed: Iterable[str]) -> None:
     ignored: refuse it instead (runtime keys such as --device and --budget may change)."""
     saved = load_saved_config(cfg.out, SearchConfig, validate)
     now = json.loads(json.dumps(cfg.to_dict()))  # tuples as the saved JSON holds them
-    changed = sorted(k for k in set(typed) & set(now) - RUNTIME_KEYS if saved.get(k) != now[k])
-    if changed:
-        detail = ", ".join(f"{k} ({saved.get(k)!r} -> {now[k]!r})" for k in changed)
-        raise UsageError(f"--resume: the flags differ from the saved search in {detail}; drop them to "
-                         "continue the saved run, or start over with --force")
+    refuse_changed(saved, now, set(typed) & set(now) - RUNTIME_KEYS,
+                   "drop them to continue the saved run, or start over with --force")
 
 
 def _resolve_resume(cfg: SearchConfig) -> SearchConfig:
