@@ -130,6 +130,7 @@ def check_recipe(r: Recipe) -> None:
     _need(0.0 < r.d_density <= 1.0, f"--d-density must be in (0, 1], got {r.d_density}")
     _need(0.0 <= r.sparse_drop < 1.0, f"--sparse-drop must be in [0, 1), got {r.sparse_drop}")
     _need(r.lr_g > 0 and r.lr_d > 0, "learning rates must be positive")
+    _need(isinstance(r.n_critic, int) and r.n_critic > 0, f"--n-critic must be positive, got {r.n_critic}")
     _need(r.dgl_weight >= 0, "--dgl-weight must be >= 0")
     _need(r.mmd_modified_weight >= 0, "--mmd-modified-weight must be >= 0")
     _need(r.bound_factor > 1.0, f"--bound-factor must be > 1, got {r.bound_factor}")

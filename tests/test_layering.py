@@ -19,7 +19,7 @@ PENDING_LAZY = {
     "ganctl/train/loop.py": 17, "ganctl/cli/train.py": 9, "ganctl/cli/evaluate.py": 7,
     "ganctl/compress/decompose.py": 5, "ganctl/logsink.py": 5, "ganctl/search/loop.py": 4,
     "ganctl/cli/compress.py": 4, "ganctl/cli/info.py": 4, "ganctl/evaluate/extractors.py": 4, "ganctl/export.py": 4,
-    "ganctl/cli/sample.py": 3, "ganctl/cli/search.py": 3, "ganctl/compress/finetune.py": 3,
+    "ganctl/cli/sample.py": 3, "ganctl/cli/search.py": 3,
     "ganctl/compress/report.py": 3, "ganctl/search/config.py": 3, "ganctl/search/plot.py": 3,
     "ganctl/train/preflight.py": 3, "ganctl/__init__.py": 2, "ganctl/evaluate/reference.py": 2,
     "ganctl/train/report.py": 2, "ganctl/cli/app.py": 1, "ganctl/cli/export.py": 1, "ganctl/cli/import_cmd.py": 1,

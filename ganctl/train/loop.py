@@ -22,6 +22,7 @@ from torch import nn
 
 from ganctl.core import ddp
 from ganctl.core.ema import EMA
+from ganctl.core.loop import GANLoop, LoopHooks
 from ganctl.core.optim import compile_module, make_adam, resolve_compile, synchronize
 from ganctl.core.sparse import SparseMasks, cosine_drop
 from ganctl.core.step import GANStep, StepModules
@@ -157,7 +158,6 @@ class Trainer:
             self.data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "data"), flip=cfg.flip
         )
         self.noise = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "noise"))
-        self.step = 0
         self.best: float | None = None
 
         self.metric: MetricChoice | None = None
@@ -176,6 +176,7 @@ class Trainer:
             channels_last=cfg.channels_last,
             d_forward=cfg.d_forward,
         )
+        self.loop = self._make_loop()
         self.compile_warmup_s: float | None = None
         self._warmup_unlogged = True
 
@@ -261,54 +262,67 @@ class Trainer:
             )
 
     # -- the loop -----------------------------------------------------------------------
+    def _make_loop(self) -> GANLoop:
+        """The core loop with train's hooks: sparsity and EMA after the G step, ticks and checkpoints after."""
+        return GANLoop(
+            self.step_fn, self.next_real, lambda _real: self.next_noise(),
+            n_critic=self.cfg.n_critic, total=self.total, bound=self.bound,
+            hooks=LoopHooks(after_d=self._after_d, after_g=self._after_g, after_step=self._after_step),
+        )
+
+    @property
+    def step(self) -> int:
+        return self.loop.step
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.loop.step = value
+
     def fit(self) -> dict[str, Any]:
-        cfg, sf = self.cfg, self.step_fn
-        tick_start, tick_images = time.perf_counter(), 0
-        warming = bool(cfg.compile) and self.step < self.total
-        if warming and self.hooks.echo and self.world.is_main:
-            self.hooks.echo(f"compiling G and D (torch.compile, mode {cfg.compile_mode}); the first step waits")
-        while self.step < self.total:
-            step_start = time.perf_counter()
-            sf.b_u = self.bound.b_u
-            real = None
-            loss_d = None
-            for _ in range(cfg.n_critic):
-                real = self.next_real()
-                loss_d = sf.d_step(real, self.next_noise())
-                if self.sparse_d:
-                    self.sparse_d.apply(self.D)
-            loss_g = sf.g_step(real, self.next_noise())
-            self.step += 1
-            if self.step % cfg.sparse_every == 0 and self.step < self.total:
-                self._sparse_update()
-            if self.sparse_g:
-                self.sparse_g.apply(self.G)
-            self.ema.update(self.G, self.step)
-            if self.sparse_g:
-                self.sparse_g.apply(self.ema.module)
-            sf.record(self.step, loss_d, loss_g)
-            if warming:  # the compile warm-up is its own line, and stays out of the img/s figures
-                warming = False
-                self._report_warmup(step_start)
-                tick_start = time.perf_counter()
-            else:
-                tick_images += cfg.batch_size * cfg.n_critic
-            if self.hooks.progress:
-                self.hooks.progress(self.step, self.total)
-            final = self.step == self.total
-            evaluate = self.eval_every > 0 and (self.step % self.eval_every == 0 or final)
-            if self.step % cfg.log_every == 0 or evaluate or final:
-                if tick_images:
-                    rate = tick_images / max(time.perf_counter() - tick_start, 1e-9)
-                else:  # a tick holding only the warm-up step
-                    rate = cfg.batch_size * cfg.n_critic / max(self.compile_warmup_s or 0.0, 1e-9)
-                self._tick(evaluate, rate)
-                tick_start, tick_images = time.perf_counter(), 0
-            if self.world.is_main and (self.step % self.sample_every == 0 or final):
-                self._grid()
-            if self.step % cfg.checkpoint_every == 0 or final:
-                self._checkpoint()
+        self._tick_start, self._tick_images = time.perf_counter(), 0
+        self._warming = bool(self.cfg.compile) and self.step < self.total
+        if self._warming and self.hooks.echo and self.world.is_main:
+            self.hooks.echo(f"compiling G and D (torch.compile, mode {self.cfg.compile_mode}); the first step waits")
+        self._step_start = time.perf_counter()
+        self.loop.run()
         return self._finish()
+
+    def _after_d(self) -> None:
+        if self.sparse_d:
+            self.sparse_d.apply(self.D)
+
+    def _after_g(self, step: int) -> None:
+        if step % self.cfg.sparse_every == 0 and step < self.total:
+            self._sparse_update()
+        if self.sparse_g:
+            self.sparse_g.apply(self.G)
+        self.ema.update(self.G, step)
+        if self.sparse_g:
+            self.sparse_g.apply(self.ema.module)
+
+    def _after_step(self, step: int) -> None:
+        cfg = self.cfg
+        if self._warming:  # the compile warm-up is its own line, and stays out of the img/s figures
+            self._warming = False
+            self._report_warmup(self._step_start)
+            self._tick_start = time.perf_counter()
+        else:
+            self._tick_images += cfg.batch_size * cfg.n_critic
+        if self.hooks.progress:
+            self.hooks.progress(step, self.total)
+        final = step == self.total
+        evaluate = self.eval_every > 0 and (step % self.eval_every == 0 or final)
+        if step % cfg.log_every == 0 or evaluate or final:
+            if self._tick_images:
+                rate = self._tick_images / max(time.perf_counter() - self._tick_start, 1e-9)
+            else:  # a tick holding only the warm-up step
+                rate = cfg.batch_size * cfg.n_critic / max(self.compile_warmup_s or 0.0, 1e-9)
+            self._tick(evaluate, rate)
+            self._tick_start, self._tick_images = time.perf_counter(), 0
+        if self.world.is_main and (step % self.sample_every == 0 or final):
+            self._grid()
+        if step % cfg.checkpoint_every == 0 or final:
+            self._checkpoint()
 
     def _report_warmup(self, start: float) -> None:
         synchronize(self.device)  # the compiled kernels have run, not just been queued
