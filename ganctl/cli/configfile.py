@@ -15,6 +15,7 @@ import typer
 
 from ganctl.errors import InputFileError, UsageError
 from ganctl.io.safeio import parse_json, read_bytes
+from ganctl.recipe import upgrade_keys
 
 # Rich help panels, in the order a newcomer reads them (design brief: data, model, loss, optimiser,
 # schedule, speed, output).
@@ -51,6 +52,7 @@ def read_config_file(path: Path, known: set[str], command: str) -> dict[str, Any
             raise InputFileError(f"not valid TOML ({str(e).splitlines()[0][:120]})", path) from None
     if not isinstance(data, dict):
         raise InputFileError("a config file must hold one object (key = value pairs)", path)
+    data = upgrade_keys(data)  # earlier spellings (width_g, mmd_bound_upper, lr, b_u, extractor, ...)
     unknown = sorted(set(data) - known)
     if unknown:
         raise UsageError(f"{path}: unknown key {unknown[0]!r} for {command}"

@@ -29,12 +29,8 @@ from ganctl.cli.runinfo import header, summary
 
 # flags that are search settings (config.json keys), as opposed to run control
 SETTINGS = ("data", "method", "preset", "steps", "budget", "gumbel", "loss", "arch_loss", "batch_size", "resolution",
-            "width_g", "width_d", "n_critic", "inner_steps", "outer_steps", "worst_steps", "max_images", "data_root",
+            "width", "d_width", "n_critic", "inner_steps", "outer_steps", "worst_steps", "max_images", "data_root",
             "precision", "compile", "device", "seed")
-
-
-# flag (recipe / train spelling) -> search's config.json key, kept so earlier runs still resume
-CONFIG_KEYS = {"width": "width_g", "d_width": "width_d"}
 
 
 def _opt(*names: str, help: str, panel: str, show: bool = False) -> Any:  # noqa: A002 - typer's keyword
@@ -104,8 +100,8 @@ def command(
     --out runs/search --budget 45m. The seed paper's own search: --preset paper. Interrupted? Add
     --resume to continue exactly.
     """
-    flags = {CONFIG_KEYS.get(k, k): v for k, v in locals().items() if CONFIG_KEYS.get(k, k) in SETTINGS}
-    given = {CONFIG_KEYS.get(k, k) for k in typed_flags(ctx)}
+    flags = {k: v for k, v in locals().items() if k in SETTINGS}
+    given = typed_flags(ctx)
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:
@@ -150,7 +146,7 @@ def command(
             from ganctl.runtime import resolve_device  # lazy: loads torch; --help and flag errors stay fast
 
             header(g.console, "search", [f"{cfg.method}, preset {cfg.preset}", f"data {cfg.data} at {cfg.resolution} px",
-                                         f"supernets G {cfg.width_g} / D {cfg.width_d} channels, {cfg.steps} steps",
+                                         f"supernets G {cfg.width} / D {cfg.d_width} channels, {cfg.steps} steps",
                                          f"device {resolve_device(cfg.device)}", f"precision {cfg.precision}",
                                          f"out {cfg.out}"])
         columns = (TextColumn("search"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -41,21 +41,21 @@ class AdversarialNAS:
     def __init__(self, cfg: SearchConfig, data: ImageData, device: torch.device, fast: FastPath):
         self.cfg, self.device, self.fast = cfg, device, fast
         self.up_ops = tuple(cfg.up_ops) if cfg.up_ops else UP_OPS
-        self.G = SuperGenerator(cfg.resolution, cfg.width_g, cfg.latent_dim, self.up_ops, NORMAL_OPS,
+        self.G = SuperGenerator(cfg.resolution, cfg.width, cfg.latent_dim, self.up_ops, NORMAL_OPS,
                                 act=cfg.act_g, alpha_std=cfg.alpha_init_std).to(device)
         paper_d = cfg.d_topology == "paper"
         d_kw = {"downsample": PAPER_DIS_DOWNSAMPLE, "stem": False} if paper_d else {}
-        self.D = SuperDiscriminator(cfg.width_d, cfg.d_out_dim, NORMAL_OPS, DOWN_OPS,
+        self.D = SuperDiscriminator(cfg.d_width, cfg.d_out_dim, NORMAL_OPS, DOWN_OPS,
                                     alpha_std=cfg.alpha_init_std, **d_kw).to(device)
         fast.prepare(self.G, self.D)
-        self.opt_g = _adam(self.G.weight_parameters(), cfg.lr, cfg.betas)
-        self.opt_d = _adam(self.D.weight_parameters(), cfg.lr, cfg.betas)
+        self.opt_g = _adam(self.G.weight_parameters(), cfg.lr_g, (cfg.beta1, cfg.beta2))
+        self.opt_d = _adam(self.D.weight_parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2))
         self.arch_g = _adam(self.G.arch_parameters(), cfg.arch_lr, cfg.arch_betas, cfg.arch_weight_decay)
         self.arch_d = _adam(self.D.arch_parameters(), cfg.arch_lr, cfg.arch_betas, cfg.arch_weight_decay)
         self.stream = BatchStream(data, cfg.batch_size, device, seed=cfg.seed)
         self.g_forward = fast.compiled(self.G)
         self.d_forward = fast.compiled(self.D)
-        self._mmd_kw = {"b_l": cfg.mmd_bound_lower, "b_u": cfg.mmd_bound_upper,
+        self._mmd_kw = {"b_l": cfg.bound_lower, "b_u": cfg.bound_upper,
                         "modified_weight": cfg.mmd_modified_weight}
 
     # -- losses (fp32, outside autocast: ganctl.core.losses casts) -------------------------------------------

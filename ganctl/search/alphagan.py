@@ -75,18 +75,18 @@ class AlphaGAN:
         self.cfg, self.device, self.fast = cfg, device, fast
         train, val = split_train_val(data, cfg.val_fraction, cfg.batch_size, cfg.seed)
         self.n_train, self.n_val = len(train), len(val)
-        self.G = SuperGenerator(cfg.resolution, cfg.width_g, cfg.latent_dim, ALPHAGAN_UP_OPS, ALPHAGAN_OPS,
+        self.G = SuperGenerator(cfg.resolution, cfg.width, cfg.latent_dim, ALPHAGAN_UP_OPS, ALPHAGAN_OPS,
                                 alpha_std=cfg.alpha_init_std).to(device)
-        d_spec = discriminator_spec("resnet", width=cfg.width_d, resolution=cfg.resolution,
+        d_spec = discriminator_spec("resnet", width=cfg.d_width, resolution=cfg.resolution,
                                     out_dim=cfg.d_out_dim, norm="sn", init_seed=cfg.seed)
         self.D = build_discriminator(d_spec).to(device)
         # worst-case copies: allocated once, reloaded from the current nets before each estimate
-        self.G_worst = SuperGenerator(cfg.resolution, cfg.width_g, cfg.latent_dim, ALPHAGAN_UP_OPS,
+        self.G_worst = SuperGenerator(cfg.resolution, cfg.width, cfg.latent_dim, ALPHAGAN_UP_OPS,
                                       ALPHAGAN_OPS, alpha_std=cfg.alpha_init_std).to(device)
         self.D_worst = build_discriminator(d_spec).to(device)
         fast.prepare(self.G, self.D, self.G_worst, self.D_worst)
-        self.opt_g = torch.optim.Adam(self.G.weight_parameters(), lr=cfg.lr, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=cfg.betas)
+        self.opt_g = torch.optim.Adam(self.G.weight_parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         self.arch_g = torch.optim.Adam(self.G.arch_parameters(), lr=cfg.arch_lr, betas=cfg.arch_betas,
                                        weight_decay=cfg.arch_weight_decay)
         self.stream = BatchStream(train, cfg.batch_size, device, seed=cfg.seed)
@@ -128,7 +128,7 @@ class AlphaGAN:
     def _worst_d(self, tau: float) -> None:
         """D' ≈ argmax_D V(G_α, D): train a copy of D against the fixed current G."""
         self.D_worst.load_state_dict(self.D.state_dict())
-        opt = torch.optim.Adam(self.D_worst.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
+        opt = torch.optim.Adam(self.D_worst.parameters(), lr=self.cfg.lr_d, betas=(self.cfg.beta1, self.cfg.beta2))
         for _ in range(self.cfg.worst_steps):
             real = self.fast.images(self.val_stream.next())
             with torch.no_grad(), self.fast.autocast():
@@ -142,7 +142,8 @@ class AlphaGAN:
     def _worst_g(self, tau: float) -> None:
         """G' ≈ argmin_G V(G, D): train a copy of G's weights (α fixed) against the fixed current D."""
         self.G_worst.load_state_dict(self.G.state_dict())
-        opt = torch.optim.Adam(self.G_worst.weight_parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
+        opt = torch.optim.Adam(self.G_worst.weight_parameters(), lr=self.cfg.lr_g,
+                               betas=(self.cfg.beta1, self.cfg.beta2))
         with frozen(self.D):
             for _ in range(self.cfg.worst_steps):
                 opt.zero_grad(set_to_none=True)

@@ -8,23 +8,32 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ganctl.errors import UsageError
-from ganctl.recipe import AUTO, DEFAULTS, LOSSES
-from ganctl.recipe import PRECISIONS as _RESOLVED
+from ganctl.errors import InputFileError, UsageError
+from ganctl.io.configfile import check_saved_config
+from ganctl.io.rundir import CONFIG, RunDir
+from ganctl.models import limits
+from ganctl.nn.activations import ACTIVATIONS
+from ganctl.nn.ops import UP_OPS
+from ganctl.recipe import LOSSES, RECIPE_FIELDS, Recipe, upgrade_keys
 
 METHODS = ("adversarialnas", "alphagan")
-PRECISIONS = (AUTO, *_RESOLVED)
 D_TOPOLOGIES = ("stem", "paper")
 # Keys that never change the maths, so a resume may take new values for them.
 RUNTIME_KEYS = frozenset({"out", "device", "budget_s", "log_every", "checkpoint_every", "compile",
                           "precision", "channels_last"})
 
 
-@dataclass
-class SearchConfig:
-    """Every effective value of a search run (what config.json records)."""
+@dataclass(kw_only=True)
+class SearchConfig(Recipe):
+    """Every effective value of a search run (what config.json records): the recipe plus search's own fields.
+
+    The weight steps use the recipe's loss, bounds, λ_m, n_critic and Adam settings; the architecture
+    steps have their own (`arch_*`). Old spellings (`width_g`, `mmd_bound_upper`, `lr`, `betas`, ...) are
+    read through `recipe.upgrade_keys` and still readable as properties.
+    """
 
     method: str = "adversarialnas"
     preset: str = "tiny"
@@ -33,24 +42,16 @@ class SearchConfig:
     max_images: int | None = None
     out: str = ""
     resolution: int = 16
-    width_g: int = 8
-    width_d: int = 8
+    width: int = 8                # G supernet width (older configs: width_g)
+    d_width: int = 8              # D supernet width (older configs: width_d)
     latent_dim: int = 12
     d_out_dim: int = 16           # MMD needs a vector output; hinge uses its mean
     batch_size: int = 8
     steps: int = 6                # iterations (one D update each; G every n_critic / one inner step)
-    n_critic: int = DEFAULTS.n_critic
     gumbel: bool = True           # Gumbel-softmax on the logits (else plain softmax)
     tau_start: float = 5.0
     tau_end: float = 0.1
-    loss: str = DEFAULTS.loss     # weight loss (adversarialnas); alphagan always uses hinge
     arch_loss: str | None = None  # None: the same as `loss`
-    # recipe values under search's older names (the recipe's defaults, written once in ganctl.recipe)
-    mmd_bound_lower: float = DEFAULTS.bound_lower
-    mmd_bound_upper: float = DEFAULTS.bound_upper
-    mmd_modified_weight: float = DEFAULTS.mmd_modified_weight
-    lr: float = DEFAULTS.lr_g
-    betas: tuple[float, float] = (DEFAULTS.beta1, DEFAULTS.beta2)
     arch_lr: float = 3e-4
     arch_betas: tuple[float, float] = (0.5, 0.999)
     arch_weight_decay: float = 1e-4
@@ -73,28 +74,35 @@ class SearchConfig:
     budget_s: float | None = None
     seed: int = 0
     device: str = "auto"
-    precision: str = DEFAULTS.precision  # auto: bf16 autocast on CUDA, fp32 on CPU
     channels_last: bool = True    # only applied on CUDA
     compile: bool = False
 
     def effective_arch_loss(self) -> str:
         return self.arch_loss or self.loss
 
+    # read-only spellings of earlier ganctl versions (the API and scripts may still read them)
+    width_g = property(lambda self: self.width)
+    width_d = property(lambda self: self.d_width)
+    mmd_bound_lower = property(lambda self: self.bound_lower)
+    mmd_bound_upper = property(lambda self: self.bound_upper)
+    lr = property(lambda self: self.lr_g)
+    betas = property(lambda self: (self.beta1, self.beta2))
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        out["betas"], out["arch_betas"] = list(self.betas), list(self.arch_betas)
+        out["arch_betas"] = list(self.arch_betas)
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
+        data = upgrade_keys(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise UsageError(f"search config has unknown keys: {', '.join(unknown)}")
         data = dict(data)
-        for key in ("betas", "arch_betas"):
-            if key in data:
-                data[key] = tuple(float(v) for v in data[key])
+        if "arch_betas" in data:
+            data["arch_betas"] = tuple(float(v) for v in data["arch_betas"])
         if data.get("up_ops") is not None:
             data["up_ops"] = [str(v) for v in data["up_ops"]]
         return cls(**data)
@@ -105,10 +113,10 @@ class SearchConfig:
 # (5 × ⌈50000/120⌉ = 2085 G steps, i.e. 10425 D iterations). alphaGAN: 20/20/20 inner/worst/outer.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cifar10": {
-        "adversarialnas": dict(resolution=32, width_g=160, width_d=80, latent_dim=120, batch_size=120,
+        "adversarialnas": dict(resolution=32, width=160, d_width=80, latent_dim=120, batch_size=120,
                                steps=10425, n_critic=5, gumbel=True, derive_every=417, checkpoint_every=500,
                                log_every=25),
-        "alphagan": dict(resolution=32, width_g=160, width_d=80, latent_dim=120, batch_size=64, steps=2000,
+        "alphagan": dict(resolution=32, width=160, d_width=80, latent_dim=120, batch_size=64, steps=2000,
                          n_critic=1, gumbel=False, loss="hinge", inner_steps=20, outer_steps=20,
                          worst_steps=20,
                          derive_every=200, checkpoint_every=200, log_every=20, d_out_dim=1),
@@ -121,17 +129,17 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # without a stem. ganctl's "cifar10" preset keeps AdversarialNAS's schedule, ReLU, one batch per
     # step for both levels, the consistent MMD architecture objective and all 4 up ops.
     "paper": {
-        "adversarialnas": dict(resolution=32, width_g=160, width_d=80, latent_dim=120, batch_size=128,
+        "adversarialnas": dict(resolution=32, width=160, d_width=80, latent_dim=120, batch_size=128,
                                steps=124 * 391, n_critic=5, gumbel=True, loss="mmd", arch_loss="hinge",
                                act_g="pmish", up_ops=["nearest", "bilinear", "bicubic"], split_batch=True,
                                d_topology="paper", tau_epoch_steps=391, derive_every=391,
                                checkpoint_every=391, log_every=50),
     },
     "tiny": {
-        "adversarialnas": dict(resolution=16, width_g=8, width_d=8, latent_dim=12, batch_size=8, steps=6,
+        "adversarialnas": dict(resolution=16, width=8, d_width=8, latent_dim=12, batch_size=8, steps=6,
                                n_critic=1, gumbel=True, derive_every=3, checkpoint_every=3, log_every=1,
                                max_images=256),
-        "alphagan": dict(resolution=16, width_g=8, width_d=8, latent_dim=12, batch_size=8, steps=4,
+        "alphagan": dict(resolution=16, width=8, d_width=8, latent_dim=12, batch_size=8, steps=4,
                          n_critic=1, gumbel=False, loss="hinge", inner_steps=2, outer_steps=1, worst_steps=2,
                          derive_every=2, checkpoint_every=2, log_every=1, max_images=256, d_out_dim=1),
     },
@@ -147,34 +155,29 @@ def make_config(method: str, preset: str, **overrides: Any) -> SearchConfig:
     if method not in PRESETS[preset]:
         raise UsageError(f"--preset {preset!r} is for --method {', '.join(PRESETS[preset])} only")
     values: dict[str, Any] = {"method": method, "preset": preset, **PRESETS[preset][method]}
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    values.update({k: v for k, v in upgrade_keys(overrides).items() if v is not None})
     cfg = SearchConfig.from_dict(values)
     validate(cfg)
     return cfg
 
 
 def validate(cfg: SearchConfig) -> None:
-    from ganctl.models import limits  # sizes, finiteness, seed and betas: one validator for every stage
-
-    limits.check_finite_numbers(cfg.to_dict())
+    """Search's own checks; the recipe's fields were checked when the config was built (Recipe.__post_init__)."""
+    limits.check_finite_numbers(cfg.to_dict())  # sizes, finiteness, seed and betas: one validator for every stage
     limits.check_sizes(cfg.to_dict())
     limits.check_seed(cfg.seed)
-    limits.check_betas(*cfg.betas)
     limits.check_betas(*cfg.arch_betas, name="arch-beta")
     if cfg.method not in METHODS:
         raise UsageError(f"--method {cfg.method!r}: unknown search method (choose {', '.join(METHODS)})")
-    for name, value in (("--loss", cfg.loss), ("--arch-loss", cfg.effective_arch_loss())):
-        if value not in LOSSES:
-            raise UsageError(f"{name} {value!r}: unknown loss (choose {', '.join(LOSSES)})")
+    if cfg.effective_arch_loss() not in LOSSES:
+        raise UsageError(f"--arch-loss {cfg.effective_arch_loss()!r}: unknown loss (choose {', '.join(LOSSES)})")
     if cfg.method == "alphagan" and cfg.loss != "hinge":
         raise UsageError("alphagan's duality gap is defined on the hinge objective; use --loss hinge")
-    if cfg.precision not in PRECISIONS:
-        raise UsageError(f"--precision {cfg.precision!r}: choose {', '.join(PRECISIONS)}")
     if cfg.resolution < 16 or cfg.resolution % 8:
         raise UsageError(f"resolution {cfg.resolution} must be a multiple of 8, at least 16")
     if cfg.latent_dim % 3:
         raise UsageError(f"latent_dim {cfg.latent_dim} must split into 3 equal chunks (one per cell)")
-    for name in ("steps", "batch_size", "width_g", "width_d", "n_critic", "inner_steps", "outer_steps",
+    for name in ("steps", "batch_size", "width", "d_width", "inner_steps", "outer_steps",
                  "worst_steps", "derive_every", "checkpoint_every", "log_every"):
         if getattr(cfg, name) < 1:
             raise UsageError(f"{name} must be at least 1, got {getattr(cfg, name)}")
@@ -184,9 +187,6 @@ def validate(cfg: SearchConfig) -> None:
         raise UsageError(f"val_fraction must be in (0, 1), got {cfg.val_fraction}")
     if not (cfg.tau_start > 0 and cfg.tau_end > 0):
         raise UsageError("Gumbel temperatures must be positive")
-    from ganctl.nn.activations import ACTIVATIONS
-    from ganctl.nn.ops import UP_OPS
-
     if cfg.act_g not in ACTIVATIONS:
         raise UsageError(f"act_g {cfg.act_g!r}: choose one of {', '.join(ACTIVATIONS)}")
     if cfg.up_ops is not None and (not cfg.up_ops or any(op not in UP_OPS for op in cfg.up_ops)):
@@ -215,3 +215,23 @@ def parse_budget(text: str | None) -> float | None:
     if not match or float(match.group(1)) <= 0:
         raise UsageError(f"--budget {text!r}: expected a positive duration like 90s, 30m or 1.5h")
     return float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+
+
+def load_saved(out: str) -> dict[str, Any]:
+    """A search run's config.json, checked and validated (exit 3 naming the file when it is not right).
+
+    A config.json written before search embedded the recipe (keys `width_g`, `mmd_bound_upper`, `lr`,
+    `betas`, ...) is upgraded first; recipe fields it lacks take the defaults that version ran with.
+    """
+    saved = RunDir.load_config(out)
+    path = Path(out) / CONFIG
+    upgraded = upgrade_keys(saved)
+    if upgraded.keys() != saved.keys():  # an older file: the recipe fields it never had were the defaults
+        defaults = dataclasses.asdict(Recipe())
+        upgraded = {**{k: defaults[k] for k in RECIPE_FIELDS if k not in upgraded}, **upgraded}
+    check_saved_config(upgraded, SearchConfig, path)
+    try:
+        validate(SearchConfig.from_dict(upgraded))
+    except (UsageError, TypeError, ValueError) as e:
+        raise InputFileError(f"saved config is not valid ({e})", path) from e
+    return upgraded

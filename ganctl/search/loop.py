@@ -21,10 +21,10 @@ from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
-from ganctl.io.configfile import load_saved_config, refuse_changed
+from ganctl.io.configfile import refuse_changed
 from ganctl.io.rundir import RunDir
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
-from ganctl.search.config import RUNTIME_KEYS, SearchConfig, validate
+from ganctl.search.config import RUNTIME_KEYS, SearchConfig, load_saved, validate
 from ganctl.search.fastpath import FastPath
 from ganctl.search.plot import HISTORY, append_history, plot_alphas, truncate_history
 
@@ -78,7 +78,7 @@ def alphas_document(strategy: Any, step: int) -> dict[str, Any]:
 def check_resume_flags(cfg: SearchConfig, typed: Iterable[str]) -> None:
     """A resumed search continues the saved run, so a typed flag that differs from it would be silently
     ignored: refuse it instead (runtime keys such as --device and --budget may change)."""
-    saved = load_saved_config(cfg.out, SearchConfig, validate)
+    saved = load_saved(cfg.out)
     now = json.loads(json.dumps(cfg.to_dict()))  # tuples as the saved JSON holds them
     refuse_changed(saved, now, set(typed) & set(now) - RUNTIME_KEYS,
                    "drop them to continue the saved run, or start over with --force")
@@ -86,7 +86,7 @@ def check_resume_flags(cfg: SearchConfig, typed: Iterable[str]) -> None:
 
 def _resolve_resume(cfg: SearchConfig) -> SearchConfig:
     """The saved config wins, except for runtime keys (device, budget, logging cadence)."""
-    saved = SearchConfig.from_dict(load_saved_config(cfg.out, SearchConfig, validate))
+    saved = SearchConfig.from_dict(load_saved(cfg.out))
     for key in RUNTIME_KEYS:
         setattr(saved, key, getattr(cfg, key))
     validate(saved)
