@@ -176,48 +176,21 @@ def upgrade_keys(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def upgrade_saved(saved: dict[str, Any], cls: type) -> dict[str, Any]:
+    """A run's saved config.json for `cls`, with legacy keys renamed. A file that had any legacy key was
+    written before the stage embedded the recipe: the recipe fields it lacks are filled with `cls`'s
+    defaults (the values that version ran with). A current file is returned unchanged."""
+    upgraded = upgrade_keys(saved)
+    if upgraded.keys() == saved.keys():
+        return saved
+    missing = {f.name: f.default for f in fields(cls)
+               if f.name in RECIPE_FIELDS and f.name not in upgraded and f.default is not dataclasses.MISSING}
+    return {**missing, **upgraded}
+
+
 def apply_preset(base: dict[str, Any], *deltas: dict[str, Any]) -> dict[str, Any]:
     """A preset is `base` updated by each table of deltas in turn (later tables win)."""
     out = dict(base)
     for delta in deltas:
         out.update(delta)
     return out
-
-
-# --- i16's v1 record, still written by train until it records `Recipe.to_record` ---
-RECIPE_VERSION = 1
-
-
-def train_recipe(cfg: Any, b_u: float) -> dict[str, Any]:
-    """The recipe of a run whose bound schedule has reached `b_u` (the value the next step would use).
-
-    `cfg` is a TrainConfig, not imported: recipe.py sits below the stages."""
-    return {
-        "version": RECIPE_VERSION,
-        "loss": cfg.loss,
-        "b_l": cfg.bound_lower,
-        "b_u": float(b_u),
-        "b_u_initial": cfg.bound_upper,
-        "bound_schedule": cfg.bound_schedule,
-        "bound_cap": cfg.bound_cap,
-        "mmd_modified_weight": cfg.mmd_modified_weight,
-        "lr_g": cfg.lr_g,
-        "lr_d": cfg.lr_d,
-        "betas": [cfg.beta1, cfg.beta2],
-        "n_critic": cfg.n_critic,
-        "ema_decay": cfg.ema_decay,
-        "dgl_weight": cfg.dgl_weight if cfg.teacher_d else None,
-        "precision": cfg.precision,
-        "d_forward": cfg.d_forward,
-        "batch_size": cfg.batch_size,
-    }
-
-
-def parent_recipe(provenance: dict[str, Any]) -> dict[str, Any]:
-    """The recipe recorded in an artifact's provenance (following a compressed parent's own parent);
-    {} for artifacts written before recipes were recorded."""
-    recipe = provenance.get("recipe")
-    if isinstance(recipe, dict):
-        return recipe
-    parent = provenance.get("parent_provenance")
-    return parent_recipe(parent) if isinstance(parent, dict) else {}

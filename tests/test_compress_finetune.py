@@ -34,7 +34,8 @@ def _run(tmp_path, freeze, teacher=None, steps=3):
     before_f, before_o = _split(G)
     data = load_data("shapes", resolution=32, max_images=64)
     stream = BatchStream(data, 8, "cpu", seed=0)
-    cfg = FinetuneConfig(steps=steps, batch_size=8, freeze_factors=freeze, checkpoint_every=2, lr=1e-3)
+    cfg = FinetuneConfig(steps=steps, batch_size=8, freeze_factors=freeze, checkpoint_every=2, lr_g=1e-3,
+                         lr_d=1e-3)
     out = finetune(G, D, teacher, stream, cfg, torch.device("cpu"), tmp_path / "ft.pt", {"plan": []})
     after_f, after_o = _split(G)
     return out, before_f, after_f, before_o, after_o

@@ -21,8 +21,8 @@ LEGACY_NAMES = set(LEGACY_KEYS) | {"width_g", "width_d", "mmd_bound_lower", "mmd
 
 # (subcommand, parameter) -> why this knob keeps a name the recipe spells differently.
 ALLOWED_NAMES = {
-    ("compress", "lr"): "fine-tuning uses one Adam learning rate for G and D (by default the parent's lr_g); "
-                        "splitting it into --lr-g/--lr-d needs the fine-tune on the shared core loop",
+    ("compress", "lr"): "a hidden option kept for scripts written before --lr-g/--lr-d: it sets both rates, so it "
+                        "cannot be a secondary name of either one",
     ("evaluate", "extractor"): "evaluate's --extractor picks the FID/KID feature network of the evaluation itself, "
                                "a different knob from the training proxy's --eval-extractor",
 }

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ganctl.compress.finetune import FinetuneConfig, from_recipe
+from ganctl.compress.finetune import FinetuneConfig, from_record
 from ganctl.compress.run import CompressConfig, Hooks, compress
 from ganctl.core.step import GANStep
 from ganctl.io.artifact import read_artifact
+from ganctl.recipe import Recipe
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import train
 
@@ -26,9 +27,10 @@ def parent(tmp_path_factory):
 
 def test_the_artifact_records_its_recipe(parent):
     recipe = read_artifact(parent).provenance["recipe"]
-    assert recipe["b_u"] == 16.0 and recipe["b_l"] == 0.25 and recipe["loss"] == "mmd"
-    assert recipe["lr_g"] == 3e-4 and recipe["betas"] == [0.5, 0.99] and recipe["n_critic"] == 1
-    assert recipe["ema_decay"] == 0.99 and recipe["precision"] == "fp32" and recipe["dgl_weight"] is None
+    assert recipe["version"] == 2  # Recipe.to_record: the recipe's own names plus the bound reached
+    assert recipe["bound_reached"] == 16.0 and recipe["bound_lower"] == 0.25 and recipe["loss"] == "mmd"
+    assert recipe["lr_g"] == 3e-4 and [recipe["beta1"], recipe["beta2"]] == [0.5, 0.99] and recipe["n_critic"] == 1
+    assert recipe["ema_decay"] == 0.99 and recipe["precision"] == "fp32" and recipe["dgl_weight"] == 0.1
     assert recipe["bound_schedule"] == "saturate" and recipe["d_forward"] == "joint"
 
 
@@ -50,19 +52,52 @@ def _compress(parent, out, monkeypatch, **kw):
 def test_compress_finetuning_starts_at_the_parents_bound(parent, tmp_path, monkeypatch):
     result, seen = _compress(parent, tmp_path / "c", monkeypatch)
     assert seen == [(16.0, 3e-4)] * 2
-    assert result["finetune"]["b_u"] == 16.0 and result["finetune"]["betas"] == [0.5, 0.99]
-    assert {"b_u", "lr", "betas", "loss"} <= set(result["finetune"]["from_parent"])
+    ft = result["finetune"]
+    assert ft["bound_upper"] == 16.0 and [ft["beta1"], ft["beta2"]] == [0.5, 0.99]
+    assert {"bound_upper", "lr_g", "beta1", "loss"} <= set(ft["from_parent"])
     prov = read_artifact(tmp_path / "c" / "generator.safetensors").provenance
-    assert prov["recipe"]["b_u"] == 16.0 and prov["finetune"]["b_u"] == 16.0
+    assert prov["recipe"]["bound_reached"] == 16.0 and prov["finetune"]["bound_upper"] == 16.0
 
 
 def test_flags_override_the_recipe(parent, tmp_path, monkeypatch):
-    result, seen = _compress(parent, tmp_path / "c", monkeypatch, b_u=8.0, lr=1e-4)
+    result, seen = _compress(parent, tmp_path / "c", monkeypatch, bound_upper=8.0, lr_g=1e-4, lr_d=1e-4)
     assert seen == [(8.0, 1e-4)] * 2
-    assert "b_u" not in result["finetune"]["from_parent"] and "lr" not in result["finetune"]["from_parent"]
+    assert "bound_upper" not in result["finetune"]["from_parent"] and "lr_d" not in result["finetune"]["from_parent"]
 
 
 def test_a_parent_without_a_recipe_gets_the_defaults():
-    cfg, taken = from_recipe({}, steps=3)
-    assert taken == [] and (cfg.b_u, cfg.lr, cfg.betas, cfg.loss) == (4.0, 2e-4, (0.0, 0.9), "mmd")
+    cfg, taken = from_record({}, steps=3)
+    assert taken == []
+    assert (cfg.bound_upper, cfg.lr_g, (cfg.beta1, cfg.beta2), cfg.loss) == (4.0, 2e-4, (0.0, 0.9), "mmd")
     assert cfg == FinetuneConfig(steps=3)
+
+
+def test_finetuning_starts_at_the_bound_reached_not_the_initial_one():
+    """A v2 record whose schedule climbed from 4 to 16: fine-tuning starts at 16, not 4, and takes λ_m and
+    n_critic from the record too."""
+    rec = Recipe(bound_upper=4.0, bound_cap=16.0, mmd_modified_weight=3e-4, n_critic=2).to_record(bound_reached=16.0)
+    cfg, taken = from_record(rec, steps=2)
+    assert (cfg.bound_upper, cfg.mmd_modified_weight, cfg.n_critic) == (16.0, 3e-4, 2)
+    assert {"bound_upper", "mmd_modified_weight", "n_critic"} <= set(taken) and "precision" not in taken
+    assert cfg.precision == "fp32"  # never inherited: it depends on the machine
+    cfg, taken = from_record(rec, {"bound_upper": 6.0, "lr_g": None}, steps=2)
+    assert cfg.bound_upper == 6.0 and "bound_upper" not in taken and "lr_g" in taken
+    cfg, _ = from_record({**rec, "bound_reached": 100.0}, steps=2)
+    assert cfg.bound_upper == 100.0 <= cfg.bound_cap  # a bound past the recorded cap is still valid
+
+
+def test_a_v1_record_still_gives_the_bound_reached():
+    v1 = {"version": 1, "loss": "mmd", "b_l": 0.25, "b_u": 12.0, "b_u_initial": 4.0, "lr_g": 3e-4, "lr_d": 3e-4,
+          "betas": [0.5, 0.99], "dgl_weight": None, "precision": "bf16", "batch_size": 8}
+    cfg, taken = from_record(v1, steps=1)
+    assert (cfg.bound_upper, cfg.lr_g, cfg.beta1, cfg.beta2, cfg.dgl_weight) == (12.0, 3e-4, 0.5, 0.99, 0.1)
+    assert "dgl_weight" not in taken and cfg.precision == "fp32"
+
+
+def test_compress_config_takes_recipe_names_and_the_old_ones():
+    new = CompressConfig(artifact="a", out="o", bound_upper=8.0, lr_g=1e-4, lr_d=1e-4, eval_extractor="randconv")
+    old = CompressConfig(artifact="a", out="o", b_u=8.0, lr=1e-4, extractor="randconv")
+    assert new == old and new.recipe_overrides()["bound_upper"] == 8.0
+    legacy = {"artifact": "a", "out": "o", "b_u": 8.0, "lr": 1e-4, "extractor": "randconv"}
+    assert CompressConfig.from_dict(legacy) == new
+    assert CompressConfig(artifact="a", out="o", lr=1e-4, lr_d=5e-5).lr_d == 5e-5  # the recipe's name wins

@@ -27,6 +27,7 @@ from ganctl.cli.configfile import (
 )
 from ganctl.cli.configfile import print_config as print_resolved
 from ganctl.cli.runinfo import header, params, progress_bars, summary
+from ganctl.recipe import DEFAULTS
 
 
 def command(
@@ -71,17 +72,40 @@ def command(
     dgl_weight: Annotated[
         float | None,
         typer.Option("--dgl-weight", rich_help_panel=LOSS,
-                     help="DGL teacher-term weight α (default: the parent's recipe, else 0.1)."),
+                     help=f"DGL teacher-term weight α (default: the parent's recipe, else {DEFAULTS.dgl_weight:g})."),
     ] = None,
-    lr: Annotated[
+    lr_g: Annotated[
         float | None,
-        typer.Option("--lr", rich_help_panel=OPTIM,
-                     help="Fine-tuning learning rate (default: the parent's recorded lr, else 2e-4)."),
+        typer.Option("--lr-g", rich_help_panel=OPTIM,
+                     help=f"Fine-tuning G learning rate (default: the parent's recorded lr_g, else {DEFAULTS.lr_g:g})."),
+    ] = None,
+    lr_d: Annotated[
+        float | None,
+        typer.Option("--lr-d", rich_help_panel=OPTIM,
+                     help=f"Fine-tuning D learning rate (default: the parent's recorded lr_d, else {DEFAULTS.lr_d:g})."),
+    ] = None,
+    lr: Annotated[  # the earlier single rate: sets both --lr-g and --lr-d
+        float | None, typer.Option("--lr", hidden=True, help="Both fine-tuning learning rates."),
     ] = None,
     bound_upper: Annotated[
         float | None,
         typer.Option("--bound-upper", rich_help_panel=LOSS,
-                     help="Fine-tuning MMD b_u (default: the bound the parent reached, else 4)."),
+                     help=f"Fine-tuning MMD b_u (default: the bound the parent reached, else {DEFAULTS.bound_upper:g})."),
+    ] = None,
+    bound_lower: Annotated[
+        float | None,
+        typer.Option("--bound-lower", rich_help_panel=LOSS,
+                     help=f"Fine-tuning MMD b_l (default: the parent's recipe, else {DEFAULTS.bound_lower:g})."),
+    ] = None,
+    mmd_modified_weight: Annotated[
+        float | None,
+        typer.Option("--mmd-modified-weight", rich_help_panel=LOSS,
+                     help=f"Fine-tuning λ_m (default: the parent's recipe, else {DEFAULTS.mmd_modified_weight:g})."),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option("--precision", rich_help_panel=SPEED, show_default=False,
+                     help="auto | fp32 | bf16 for fine-tuning and the proxy (auto: bf16 on GPU)."),
     ] = None,
     data: Annotated[
         str | None,
@@ -126,13 +150,9 @@ def command(
     flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in locals().items()
              if k not in ("ctx", "config", "print_config", "quiet", "verbose", "json", "log")}
     flags["layers"] = list(layers or [])
-    flags["b_u"] = flags.pop("bound_upper")
-    flags["extractor"] = flags.pop("eval_extractor")
+    if precision is None:
+        flags.pop("precision")  # the config's default (auto)
     given = typed_flags(ctx)
-    if "bound_upper" in given:  # the flag's config key is b_u
-        given.add("b_u")
-    if "eval_extractor" in given:  # the flag's config key is extractor
-        given.add("extractor")
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ Resumable: a `kind="compress"` checkpoint holds the plan, G, D, optimisers, data
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,64 +23,41 @@ from ganctl.core.step import GANStep, StepModules
 from ganctl.errors import TrainingDivergedError
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.nn.factorised import Factorised
-from ganctl.recipe import DEFAULTS
+from ganctl.recipe import DEFAULTS, RECIPE_FIELDS, Recipe, upgrade_keys
 from ganctl.runtime import derive_seed, rng_state, set_rng_state
 
 
-@dataclass
-class FinetuneConfig:
+@dataclass(kw_only=True)
+class FinetuneConfig(Recipe):
+    """The recipe the fine-tune runs (by default the parent's, see `from_record`) plus its schedule.
+
+    The bound schedule does not run here: the MMD b_u stays at `bound_upper`, the value the parent's
+    training reached (Pulakurthi et al., 2024, §4: the bound only grows, so restarting at the initial
+    b_u would undo it)."""
+
     steps: int = 0
     batch_size: int = 64
-    # recipe values under the fine-tune's older names (defaults written once, in ganctl.recipe)
-    lr: float = DEFAULTS.lr_g
-    betas: tuple[float, float] = (DEFAULTS.beta1, DEFAULTS.beta2)
-    loss: str = DEFAULTS.loss
-    b_l: float = DEFAULTS.bound_lower
-    b_u: float = DEFAULTS.bound_upper
-    modified_weight: float = DEFAULTS.mmd_modified_weight
     freeze_factors: bool = False
-    dgl_weight: float = DEFAULTS.dgl_weight
     checkpoint_every: int = 200
     seed: int = 0
-    precision: str = "fp32"  # bf16 on CUDA (autocast around the networks, losses in fp32), as in train
+    precision: str = "fp32"  # resolved for the device by the caller; never inherited (machine-dependent)
 
 
-def from_recipe(
-    recipe: dict[str, Any],
-    *,
-    lr: float | None = None,
-    b_u: float | None = None,
-    dgl_weight: float | None = None,
-    **fixed: Any,
+def from_record(
+    record: dict[str, Any], overrides: dict[str, Any] | None = None, **fixed: Any
 ) -> tuple[FinetuneConfig, list[str]]:
-    """Fine-tuning continues the parent's recipe (loss, bounds reached, lr, betas, λ_m, DGL α); a value
-    given here overrides it, and a parent without a recipe falls back to the defaults. Returns the config
-    and the names of the values taken from the parent."""
-    base = FinetuneConfig()
-    taken: list[str] = []
-
-    def pick(name: str, given: Any, key: str, default: Any) -> Any:
-        if given is not None:
-            return given
-        if recipe.get(key) is not None:
-            taken.append(name)
-            return recipe[key]
-        return default
-
-    betas = recipe.get("betas")
-    cfg = FinetuneConfig(
-        lr=float(pick("lr", lr, "lr_g", base.lr)),
-        betas=tuple(betas) if betas else base.betas,  # type: ignore[arg-type]
-        loss=str(pick("loss", None, "loss", base.loss)),
-        b_l=float(pick("b_l", None, "b_l", base.b_l)),
-        b_u=float(pick("b_u", b_u, "b_u", base.b_u)),
-        modified_weight=float(pick("modified_weight", None, "mmd_modified_weight", base.modified_weight)),
-        dgl_weight=float(pick("dgl_weight", dgl_weight, "dgl_weight", base.dgl_weight)),
-        **fixed,
-    )
-    if betas:
-        taken.append("betas")
-    return cfg, taken
+    """Fine-tuning continues the parent's recorded recipe (v1 or v2 record) and starts at the bound it
+    reached; `overrides` (recipe names, None = not given) win. A parent without a record gets the defaults.
+    Returns the config and the recipe fields taken from the parent."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    parent, reached = Recipe.from_record(record) if record else (DEFAULTS, None)
+    values = {**dataclasses.asdict(parent), **({} if reached is None else {"bound_upper": reached}), **overrides}
+    values["bound_cap"] = max(values["bound_cap"], values["bound_upper"])  # the bound is fixed while fine-tuning
+    values.pop("precision")
+    recorded = {k for k, v in upgrade_keys(record).items() if v is not None and k in RECIPE_FIELDS}
+    recorded |= {"bound_upper"} if reached is not None else set()
+    taken = sorted(k for k in recorded - set(overrides) - {"precision"} if k in values)
+    return FinetuneConfig(**values, **fixed), taken
 
 
 def trainable_params(G: nn.Module, freeze_factors: bool) -> list[nn.Parameter]:
@@ -115,7 +93,7 @@ def finetune(  # size: the compress checkpoint contract; tests call it positiona
     loop = GANLoop(
         step_fn, stream.next,
         lambda real: torch.randn(real.shape[0], latent, generator=noise, device=device),
-        n_critic=1, total=cfg.steps,
+        n_critic=cfg.n_critic, total=cfg.steps,
     )
     parts = {"G": G, "D": D, "opt_g": step_fn.opt_g, "opt_d": step_fn.opt_d, "data": stream}
     if resume and checkpoint.exists():
@@ -164,20 +142,21 @@ def _step_fn(G: nn.Module, D: nn.Module, teacher: nn.Module | None, cfg: Finetun
         G.to(memory_format=torch.channels_last)
         D.to(memory_format=torch.channels_last)
     params = trainable_params(G, cfg.freeze_factors)
-    opt_g = make_adam(params, cfg.lr, cfg.betas, device)  # fused on CUDA, as in train
-    opt_d = make_adam(D.parameters(), cfg.lr, cfg.betas, device)
+    opt_g = make_adam(params, cfg.lr_g, (cfg.beta1, cfg.beta2), device)  # fused on CUDA, as in train
+    opt_d = make_adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), device)
     step_fn = GANStep(
         StepModules(G, D, G, G, D, D, teacher),
         opt_g,
         opt_d,
         loss=cfg.loss,
-        b_l=cfg.b_l,
-        modified_weight=cfg.modified_weight,
+        b_l=cfg.bound_lower,
+        modified_weight=cfg.mmd_modified_weight,
         dgl_weight=cfg.dgl_weight if teacher is not None else 0.0,
         precision=cfg.precision,
         device=device,
         world=World(),
         channels_last=channels_last,
+        d_forward=cfg.d_forward,
     )
-    step_fn.b_u = cfg.b_u
+    step_fn.b_u = cfg.bound_upper
     return step_fn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,23 +14,22 @@ from torch import nn
 
 from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer, dense_params, factorised_params
-from ganctl.compress.finetune import FinetuneConfig, finetune, from_recipe
+from ganctl.compress.finetune import FinetuneConfig, finetune, from_record
 from ganctl.compress.plan import select_layers, validate_plan
 from ganctl.core.dgl import check_teacher_shape, load_teacher
-from ganctl.core.optim import default_precision
 from ganctl.data import BatchStream, load_data
 from ganctl.errors import InputFileError, UsageError
 from ganctl.evaluate import QualityProxy
 from ganctl.io.artifact import read_artifact, save_generator
 from ganctl.io.atomic import atomic_write_json
-from ganctl.io.configfile import load_saved_config, refuse_changed
-from ganctl.io.rundir import RunDir
+from ganctl.io.configfile import check_saved_config, refuse_changed
+from ganctl.io.rundir import CONFIG, RunDir
 from ganctl.io.safeio import read_json
 from ganctl.models import build_discriminator, discriminator_spec, limits
 from ganctl.models.artifact import load_discriminator, load_generator
 from ganctl.nn.factorised import num_params
-from ganctl.recipe import parent_recipe
-from ganctl.runtime import derive_seed, resolve_device, seed_all
+from ganctl.recipe import AUTO, PRECISIONS, check_choice, upgrade_keys, upgrade_saved
+from ganctl.runtime import derive_seed, resolve_device, resolve_precision, seed_all
 
 GENERATOR = "generator.safetensors"
 RANKS = "ranks.json"
@@ -52,19 +51,48 @@ class CompressConfig:
     checkpoint_every: int = 200
     freeze_factors: bool = False
     teacher_d: str | None = None
-    dgl_weight: float | None = None  # None: the parent's recipe, else 0.1
     data: str | None = None
     data_root: str | None = None
     batch_size: int = 64
-    lr: float | None = None  # None: the parent's recorded lr_g, else 2e-4
-    b_u: float | None = None  # None: the bound the parent's training reached, else 4
+    # recipe overrides for fine-tuning, by the recipe's names; None: the parent's recorded recipe (the
+    # bound it reached for bound_upper), else the recipe's default
+    bound_upper: float | None = None
+    bound_lower: float | None = None
+    mmd_modified_weight: float | None = None
+    lr_g: float | None = None
+    lr_d: float | None = None
+    dgl_weight: float | None = None
+    precision: str = AUTO  # of fine-tuning and the proxy; resolved for the device, never the parent's
     probe_samples: int = 1000
-    extractor: str = "auto"
+    eval_extractor: str = "auto"
     fit_iters: int = 50
     device: str = "auto"
     seed: int = 0
     resume: bool = False
     force: bool = False
+    # earlier spellings, still accepted as keyword arguments (the API, scripts): b_u, lr (both rates), extractor
+    b_u: InitVar[float | None] = None
+    lr: InitVar[float | None] = None
+    extractor: InitVar[str | None] = None
+
+    def __post_init__(self, b_u: float | None, lr: float | None, extractor: str | None) -> None:
+        for key, value in upgrade_keys({"b_u": b_u, "lr": lr}).items():
+            if value is not None and getattr(self, key) is None:  # the recipe's own name wins
+                setattr(self, key, value)
+        if extractor is not None:
+            self.eval_extractor = extractor
+        check_choice("precision", self.precision, (AUTO, *PRECISIONS))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompressConfig:
+        """From config.json, a --config file or flags; earlier key spellings are upgraded."""
+        return cls(**upgrade_keys(data))
+
+    def recipe_overrides(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in RECIPE_OVERRIDES}
+
+
+RECIPE_OVERRIDES = ("bound_upper", "bound_lower", "mmd_modified_weight", "lr_g", "lr_d", "dgl_weight")
 
 
 @dataclass
@@ -117,7 +145,8 @@ RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every"
 
 def _check_resume_flags(cfg: CompressConfig) -> None:
     """A resumed compression must use the saved flags: its plan and layers already hold the old ones."""
-    saved = load_saved_config(cfg.out, CompressConfig)
+    saved = upgrade_saved(RunDir.load_config(cfg.out), CompressConfig)  # older runs: b_u, lr, extractor
+    check_saved_config(saved, CompressConfig, Path(cfg.out) / CONFIG)
     now = asdict(cfg)
     keys = [k for k in now if k not in RUNTIME_KEYS]
     if os.path.exists(saved["artifact"]) and os.path.exists(cfg.artifact) \
@@ -176,36 +205,36 @@ def _student_d(cfg: CompressConfig, teacher: nn.Module | None, resolution: int) 
     return build_discriminator(discriminator_spec("resnet", width=128, resolution=resolution, init_seed=init))
 
 
+def parent_record(provenance: dict[str, Any]) -> dict[str, Any]:
+    """The recipe recorded in an artifact's provenance (v1 or v2; a compressed parent's own parent is
+    followed); {} for artifacts written before recipes were recorded."""
+    record = provenance.get("recipe")
+    if isinstance(record, dict):
+        return record
+    parent = provenance.get("parent_provenance")
+    return parent_record(parent) if isinstance(parent, dict) else {}
+
+
 def _finetune_config(cfg: CompressConfig, provenance: dict, device: torch.device) -> tuple[FinetuneConfig, list[str]]:
-    recipe = parent_recipe(provenance)
-    if recipe.get("loss") is None and provenance.get("loss"):  # artifacts from before recipes were recorded
-        recipe = {**recipe, "loss": provenance["loss"]}
-    return from_recipe(
-        recipe,
-        lr=cfg.lr,
-        b_u=cfg.b_u,
-        dgl_weight=cfg.dgl_weight,
+    record = parent_record(provenance)
+    if record.get("loss") is None and provenance.get("loss"):  # artifacts from before recipes were recorded
+        record = {**record, "loss": provenance["loss"]}
+    return from_record(
+        record,
+        cfg.recipe_overrides(),
         steps=cfg.finetune_steps,
         batch_size=cfg.batch_size,
         freeze_factors=cfg.freeze_factors,
         seed=cfg.seed,
         checkpoint_every=cfg.checkpoint_every,
-        precision=default_precision(device),
+        precision=resolve_precision(cfg.precision, device),
     )
 
 
 def _finetune_record(ft_config: tuple[FinetuneConfig, list[str]]) -> dict[str, Any]:
+    """The recipe fine-tuning ran (recipe names), and which of its values came from the parent's record."""
     ft, taken = ft_config
-    return {
-        "loss": ft.loss,
-        "b_l": ft.b_l,
-        "b_u": ft.b_u,
-        "lr": ft.lr,
-        "betas": list(ft.betas),
-        "modified_weight": ft.modified_weight,
-        "precision": ft.precision,
-        "from_parent": taken,
-    }
+    return {**asdict(ft.recipe()), "from_parent": taken}
 
 
 def choose_plan(
@@ -256,11 +285,11 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             proxy = QualityProxy(
                 data,
                 n_samples=cfg.probe_samples,
-                extractor=cfg.extractor,
+                extractor=cfg.eval_extractor,
                 seed=derive_seed(cfg.seed, "compress/proxy") % (1 << 31),
                 batch_size=min(250, cfg.probe_samples),
                 device=device,
-                precision=default_precision(device),  # bf16 generation on CUDA, as in train
+                precision=resolve_precision(cfg.precision, device),  # bf16 generation on CUDA, as in train
             )
             quality, quality_name = proxy.score, proxy.name
         saved_plan = run.path(PLAN)
@@ -303,7 +332,8 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             stream = BatchStream(data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "compress/data"))
             ft_cfg, from_parent = ft_config
             echo(
-                f"fine-tuning at b_u {ft_cfg.b_u:g}, lr {ft_cfg.lr:g}, {ft_cfg.loss} loss, {ft_cfg.precision}"
+                f"fine-tuning at b_u {ft_cfg.bound_upper:g}, lr {ft_cfg.lr_g:g}/{ft_cfg.lr_d:g}, {ft_cfg.loss} loss, "
+                f"{ft_cfg.precision}"
                 + (f" (from the parent's recipe: {', '.join(from_parent)})" if from_parent else "")
             )
             ft = finetune(
@@ -341,9 +371,11 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         }
         if cfg.finetune_steps > 0:
             provenance["finetune"] = _finetune_record(ft_config)
-        recipe = parent_recipe(parent.provenance)
-        if recipe:  # the compressed artifact carries the recipe on, with the bound fine-tuning used
-            provenance["recipe"] = {**recipe, "b_u": ft_config[0].b_u} if cfg.finetune_steps > 0 else recipe
+        record = parent_record(parent.provenance)
+        if cfg.finetune_steps > 0:  # the compressed artifact carries the recipe on, as fine-tuning ran it
+            provenance["recipe"] = ft_config[0].to_record(bound_reached=ft_config[0].bound_upper)
+        elif record:
+            provenance["recipe"] = record
         for key in ("data", "data_fingerprint"):
             if key in parent.provenance:
                 provenance[key] = parent.provenance[key]

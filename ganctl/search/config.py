@@ -17,7 +17,7 @@ from ganctl.io.rundir import CONFIG, RunDir
 from ganctl.models import limits
 from ganctl.nn.activations import ACTIVATIONS
 from ganctl.nn.ops import UP_OPS
-from ganctl.recipe import LOSSES, RECIPE_FIELDS, Recipe, upgrade_keys
+from ganctl.recipe import LOSSES, Recipe, upgrade_keys, upgrade_saved
 
 METHODS = ("adversarialnas", "alphagan")
 D_TOPOLOGIES = ("stem", "paper")
@@ -218,20 +218,13 @@ def parse_budget(text: str | None) -> float | None:
 
 
 def load_saved(out: str) -> dict[str, Any]:
-    """A search run's config.json, checked and validated (exit 3 naming the file when it is not right).
-
-    A config.json written before search embedded the recipe (keys `width_g`, `mmd_bound_upper`, `lr`,
-    `betas`, ...) is upgraded first; recipe fields it lacks take the defaults that version ran with.
-    """
-    saved = RunDir.load_config(out)
+    """A search run's config.json, checked and validated (exit 3 naming the file when it is not right);
+    one written before search embedded the recipe (`width_g`, `mmd_bound_upper`, `lr`, ...) is upgraded."""
     path = Path(out) / CONFIG
-    upgraded = upgrade_keys(saved)
-    if upgraded.keys() != saved.keys():  # an older file: the recipe fields it never had were the defaults
-        defaults = dataclasses.asdict(Recipe())
-        upgraded = {**{k: defaults[k] for k in RECIPE_FIELDS if k not in upgraded}, **upgraded}
-    check_saved_config(upgraded, SearchConfig, path)
+    saved = upgrade_saved(RunDir.load_config(out), SearchConfig)
+    check_saved_config(saved, SearchConfig, path)
     try:
-        validate(SearchConfig.from_dict(upgraded))
+        validate(SearchConfig.from_dict(saved))
     except (UsageError, TypeError, ValueError) as e:
         raise InputFileError(f"saved config is not valid ({e})", path) from e
-    return upgraded
+    return saved

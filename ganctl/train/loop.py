@@ -28,7 +28,6 @@ from ganctl.core.sparse import SparseMasks, cosine_drop
 from ganctl.core.step import GANStep, StepModules
 from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
 from ganctl.io.rundir import RunDir
-from ganctl.recipe import train_recipe
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
 from ganctl.train.metrics import MetricChoice, ScheduleGate, build_train_metric
@@ -444,7 +443,7 @@ class Trainer:
             "precision": self.cfg.precision,
             "ema_decay": self.cfg.ema_decay,
             "pmish_beta": self.pmish_betas(),
-            "recipe": train_recipe(self.cfg, self.bound.b_u),
+            "recipe": self.cfg.to_record(bound_reached=self.bound.b_u),
         }
         if self.sparse_g:
             prov["g_density"] = self.cfg.g_density
