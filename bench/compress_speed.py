@@ -86,7 +86,7 @@ def macs(G: torch.nn.Module) -> int:
 
 
 def time_auto(device: torch.device) -> float:
-    from ganctl.compress.run import CompressConfig, compress
+    from ganctl.compress.stage import CompressConfig, compress
     from ganctl.genotype import load_genotype
     from ganctl.io.artifact import save_generator
     from ganctl.models import build_generator, generator_spec

@@ -127,8 +127,8 @@ def compress(artifact: PathLike, out: PathLike, *, rank: str | int = "auto", met
     `rank` is "auto", an integer for every layer, or a PLAN.json path; `options` are the compress flags
     with underscores (target_params=0.5, finetune_steps=100, data="cifar10", device="cpu", ...).
     """
-    from ganctl.compress.run import CompressConfig  # lazy: `import ganctl` loads no torch
-    from ganctl.compress.run import compress as _compress  # lazy: `import ganctl` loads no torch
+    from ganctl.compress.stage import CompressConfig  # lazy: `import ganctl` loads no torch
+    from ganctl.compress.stage import compress as _compress  # lazy: `import ganctl` loads no torch
 
     return _compress(CompressConfig(artifact=str(artifact), out=str(out), rank=str(rank), method=method, **options))
 

@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from ganctl.cli.app import app
-from ganctl.compress.run import CompressConfig
+from ganctl.compress.stage import CompressConfig
 from ganctl.models.artifact import load_generator
 from ganctl.search.config import make_config
 from ganctl.train.config import resolve_config

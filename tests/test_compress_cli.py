@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from ganctl.cli.app import app
 from ganctl.compress import ranks as rk
 from ganctl.compress.plan import apply_plan, decompose_model, select_layers
-from ganctl.compress.run import CompressConfig, Hooks, compress
+from ganctl.compress.stage import CompressConfig, Hooks, compress
 from ganctl.errors import SpecError, UsageError
 from ganctl.io.artifact import read_artifact, save_generator
 from ganctl.models.artifact import load_generator

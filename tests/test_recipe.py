@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ganctl.compress.finetune import FinetuneConfig, from_record
-from ganctl.compress.run import CompressConfig, Hooks, compress
+from ganctl.compress.stage import CompressConfig, Hooks, compress
 from ganctl.core.step import GANStep
 from ganctl.io.artifact import read_artifact
 from ganctl.recipe import Recipe

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from ganctl.cli.common import Globals, JsonOpt, QuietOpt, VerboseOpt, run
 from ganctl.cli.configfile import (
@@ -27,6 +28,9 @@ from ganctl.cli.configfile import (
 )
 from ganctl.cli.configfile import print_config as print_resolved
 from ganctl.cli.runinfo import header, params, progress_bars, summary
+from ganctl.compress.report import table_rows
+from ganctl.errors import UsageError
+from ganctl.logsink import TensorBoardSink, check_log_choice
 from ganctl.recipe import DEFAULTS
 
 
@@ -157,8 +161,7 @@ def command(
 
     def body() -> dict[str, Any] | None:
         # lazy: loads torch; --help and flag errors stay fast
-        from ganctl.compress.run import CompressConfig, Hooks, compress
-        from ganctl.errors import UsageError
+        from ganctl.compress.stage import CompressConfig, Hooks, compress
 
         known = {f.name for f in dataclasses.fields(CompressConfig)}
         from_file = read_config_file(config, known, "compress") if config is not None else {}
@@ -173,8 +176,6 @@ def command(
         if print_config:
             print_resolved(dataclasses.asdict(cfg))
             return None
-        from ganctl.logsink import TensorBoardSink, check_log_choice
-
         check_log_choice(log)
         console = g.console
         started = time.monotonic()
@@ -204,10 +205,6 @@ def command(
 
 
 def _print_table(console: Any, report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from ganctl.compress.report import table_rows
-
     name = report.get("quality_name") or "proxy"
     table = Table(
         title=f"compressed: {report['params_before']:,} → {report['params_after']:,} parameters "

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ganctl.cli.common import Globals, JsonOpt, QuietOpt, VerboseOpt, run
 from ganctl.cli.configfile import (
@@ -26,6 +27,8 @@ from ganctl.cli.configfile import (
 )
 from ganctl.cli.configfile import print_config as print_resolved
 from ganctl.cli.runinfo import header, summary
+from ganctl.errors import UsageError
+from ganctl.logsink import TensorBoardSink, check_log_choice
 
 # flags that are search settings (config.json keys), as opposed to run control
 SETTINGS = ("data", "method", "preset", "steps", "budget", "gumbel", "loss", "arch_loss", "batch_size", "resolution",
@@ -105,10 +108,6 @@ def command(
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        from ganctl.errors import UsageError
-        from ganctl.logsink import TensorBoardSink, check_log_choice
         from ganctl.runtime import progress_reporter  # lazy: loads torch; --help and flag errors stay fast
 
         # lazy: loads torch; --help and flag errors stay fast

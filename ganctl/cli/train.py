@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from ganctl.cli.common import Globals, check_seed_flag, run
 from ganctl.cli.common import _is_rank_zero as is_rank_zero
@@ -28,14 +29,12 @@ from ganctl.cli.configfile import (
 )
 from ganctl.cli.configfile import print_config as print_resolved
 from ganctl.cli.runinfo import best_row, header, summary, train_header_parts
-
-DEFAULT_PRESET = "cifar10-large"
+from ganctl.logsink import TensorBoardSink, check_log_choice
+from ganctl.train.config import DEFAULT_PRESET, TrainConfig, from_flags, preset_values
 
 
 def _preset_default(name: str) -> str | bool:
     """What an option resolves to without flags: the default preset's value (help shows it)."""
-    from ganctl.train.config import preset_values
-
     key = name.lstrip("-").split("/")[0].replace("-", "_")
     if key == "preset":
         return DEFAULT_PRESET
@@ -44,8 +43,6 @@ def _preset_default(name: str) -> str | bool:
     values = preset_values(DEFAULT_PRESET)
     if key in values:
         return False if values[key] is None else f"{DEFAULT_PRESET}: {values[key]}"
-    from ganctl.train.config import TrainConfig
-
     default = getattr(TrainConfig, key, None)
     return f"{default}" if default not in (None, "") and key not in ("out", "seed") else False
 
@@ -207,8 +204,6 @@ def command(
     g = Globals(device=device, seed=seed or 0, quiet=quiet, verbose=verbose, json=json)
 
     def body() -> dict[str, Any] | None:
-        from ganctl.errors import UsageError
-        from ganctl.train.config import TrainConfig, resolve_config, resume_config
         from ganctl.train.loop import train  # lazy: loads torch; --help and flag errors stay fast
 
         flags = {k: (str(v) if isinstance(v, Path) else v) for k, v in overrides.items()}
@@ -217,37 +212,12 @@ def command(
         values = layered({k: v for k, v in from_file.items() if k != "preset"}, flags, given,
                          exclusive=(("steps", "epochs"), ("eval_every", "eval_every_epochs")))
         chosen = preset or from_file.get("preset")
-        if resume is not None:
-            if out is not None and Path(out) != Path(resume):
-                raise UsageError("--resume DIR continues in DIR; drop --out (or give the same folder)")
-            if preset is not None or config is not None:
-                raise UsageError("--preset/--config cannot be combined with --resume (the saved config is used)")
-            from ganctl.io.configfile import load_saved_config
-            from ganctl.train.config import ADDED_AFTER_0_1_0, validate
-
-            values["out"] = str(resume)
-
-            saved = load_saved_config(resume, TrainConfig, validate, added=ADDED_AFTER_0_1_0)
-            cfg = resume_config(saved, values, allow_change or [])
-        else:
-            if values.get("out") in (None, "") and not print_config:
-                raise UsageError("--out DIR is required (or --resume DIR)")
-            if allow_change:
-                raise UsageError("--allow-change only applies with --resume")
-            if values.get("precision") in (None, "auto"):
-                from ganctl.runtime import (  # lazy: loads torch; --help and flag errors stay fast
-                    resolve_device,
-                    resolve_precision,
-                )
-
-                values["precision"] = resolve_precision("auto", resolve_device(values.get("device") or "auto"))
-            values["out"] = values.get("out") or ""
-            cfg = resolve_config(chosen or DEFAULT_PRESET, values)
+        cfg = from_flags(values, preset=chosen, resume=None if resume is None else str(resume),
+                         allow_change=allow_change or [], preset_given=preset is not None or config is not None,
+                         need_out=not print_config)
         if print_config:
             print_resolved(cfg.to_dict())
             return None
-        from ganctl.logsink import check_log_choice
-
         check_log_choice(log)
         started = time.monotonic()
         if not g.console.quiet:
@@ -255,8 +225,6 @@ def command(
             header(g.console, "train", [f"preset {cfg.preset}{how}", *train_header_parts(cfg)])
         sink = None
         if log == "tensorboard" and is_rank_zero():
-            from ganctl.logsink import TensorBoardSink
-
             sink = TensorBoardSink(cfg.out, "train", resume=resume is not None)
         try:
             result = train(cfg, resume=resume is not None, force=force, hooks=_hooks(g, sink))
@@ -277,8 +245,6 @@ def _hooks(g: Globals, sink: Any = None) -> Any:
     console = g.console
     if console.quiet:
         return Hooks(progress=(lambda step, total: sink.poll()) if sink is not None else None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     progress = Progress(
         "[progress.description]{task.description}",
         BarColumn(),

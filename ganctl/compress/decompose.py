@@ -39,6 +39,7 @@ from ganctl.nn.factorised import (  # noqa: F401 - the shape maths lives with th
     normalise_rank,
     resolve_method,
 )
+from ganctl.nn.spectral import effective_weight as sn_weight
 
 
 class DecompositionError(SpecError):
@@ -57,10 +58,6 @@ class FitResult:
 
 def effective_weight(layer: nn.Module) -> Tensor:
     """The weight the layer really applies (spectral normalisation included)."""
-    try:
-        from ganctl.nn.spectral import effective_weight as sn_weight
-    except ImportError:  # models helper not landed: parametrized `.weight` is already effective
-        return layer.weight.detach()
     return sn_weight(layer).detach()
 
 
@@ -80,8 +77,8 @@ def parity_rank(layer: nn.Module, method: str) -> int:
 
 def _warm_init(weight: Tensor, rank: int, warm: list[Tensor]) -> object:
     """CP initialisation at `rank`: the given smaller-rank factors, then SVD-initialised columns."""
-    import tensorly as tl
-    from tensorly.decomposition._cp import initialize_cp
+    import tensorly as tl  # lazy: tensorly loads in about a second; only an ALS warm start needs it
+    from tensorly.decomposition._cp import initialize_cp  # lazy: as above
 
     with tl.backend_context("pytorch"):
         svd = initialize_cp(weight, rank, init="svd", random_state=0)
@@ -100,8 +97,8 @@ def _fit(
     warm: list[Tensor] | None = None,
 ) -> tuple[list[Tensor], Tensor | None, float]:
     """Return factors (and a Tucker core) of a float64 weight, plus the relative reconstruction error."""
-    import tensorly as tl
-    from tensorly.decomposition import parafac, partial_tucker
+    import tensorly as tl  # lazy: tensorly loads in about a second; only a CP/Tucker fit needs it
+    from tensorly.decomposition import parafac, partial_tucker  # lazy: as above
 
     if method == "svd":
         mat = weight.reshape(weight.shape[0], -1)

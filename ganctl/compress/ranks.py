@@ -34,6 +34,7 @@ from ganctl.compress.decompose import (
 )
 from ganctl.compress.plan import plan_entry
 from ganctl.errors import GanctlError, InputFileError, UsageError
+from ganctl.io.safeio import read_json
 from ganctl.nn.factorised import Factorised, layer_type
 
 DEFAULT_FRACTIONS = (0.0625, 0.125, 0.25, 0.5, 0.75)
@@ -79,8 +80,6 @@ def fixed_plan(layers: dict[str, nn.Module], method: str, rank: int) -> list[dic
 def load_plan_file(path: str | Path, layers: dict[str, nn.Module], method: str) -> list[dict[str, Any]]:
     """PLAN.json: a list of {"layer", "rank"[, "method"]} or an object {layer: rank | {"rank", "method"}}."""
     path = Path(path)
-    from ganctl.io.safeio import read_json
-
     raw = read_json(path, what="plan")
     if isinstance(raw, dict):
         raw = [{"layer": k, **(v if isinstance(v, dict) else {"rank": v})} for k, v in raw.items()]

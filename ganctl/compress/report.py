@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ganctl.io.atomic import atomic_target
+
 
 def size_vs_quality_plot(report: dict[str, Any], path: str | Path) -> None:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib loads in seconds; only a written report draws
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ganctl.io.atomic import atomic_target
+    import matplotlib.pyplot as plt  # lazy: as above, after the Agg backend is chosen
 
     fig, (ax_l, ax_m) = plt.subplots(1, 2, figsize=(11, 4.2))
     label = report.get("quality_name") or "proxy quality"

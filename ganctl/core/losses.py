@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ganctl.errors import UsageError
-from ganctl.recipe import BOUND_SCHEDULES, DEFAULTS
+from ganctl.recipe import BOUND_SCHEDULES, DEFAULTS, Recipe
 
 LOSSES = ("mmd", "hinge", "ns")
 
@@ -182,6 +182,13 @@ class BoundSchedule:
             raise UsageError(f"bound schedule needs 0 < initial ({self.initial}) <= cap ({self.cap})")
         if self.current < 0:
             self.current = float(self.initial)
+
+    @classmethod
+    def from_recipe(cls, recipe: Recipe, total_updates: int) -> BoundSchedule:
+        """The schedule a recipe asks for (Pulakurthi et al., 2024, §4); `total_updates` evaluations in the run."""
+        return cls(mode=recipe.bound_schedule, initial=recipe.bound_upper, cap=recipe.bound_cap,
+                   patience=recipe.bound_patience, factor=recipe.bound_factor, increment=recipe.bound_increment,
+                   total_updates=total_updates)
 
     @property
     def b_u(self) -> float:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from ganctl.genotype import Genotype, parse_genotype
+from ganctl.search.supernet import split_key
 
 GEN_NODES = (("c0", "c1"), ("c2", "c3", "c4"))
 
@@ -64,7 +65,6 @@ def derive_discriminator_cells(probs: list[dict[str, torch.Tensor]], names: list
 
 def group_by_cell(flat: dict[str, Any]) -> list[dict[str, Any]]:
     """{"cell0_up0": v, ...} → [{"up0": v, ...}, ...] in cell order."""
-    from ganctl.search.supernet import split_key
     cells: dict[int, dict[str, Any]] = {}
     for key, value in flat.items():
         i, edge = split_key(key)

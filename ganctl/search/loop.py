@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from ganctl.data import load_data
+from ganctl.data.preflight import check_data_arg
 from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
@@ -24,6 +26,8 @@ from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.io.configfile import refuse_changed
 from ganctl.io.rundir import RunDir
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
+from ganctl.search.adversarialnas import AdversarialNAS
+from ganctl.search.alphagan import AlphaGAN
 from ganctl.search.config import RUNTIME_KEYS, SearchConfig, load_saved, validate
 from ganctl.search.fastpath import FastPath
 from ganctl.search.plot import HISTORY, append_history, plot_alphas, truncate_history
@@ -53,14 +57,11 @@ class SearchResult:
 
 def make_strategy(cfg: SearchConfig, device: torch.device, fast: FastPath):
     """Load the data and build the method's search state (seeded, so a resume rebuilds the same nets)."""
-    from ganctl.data import load_data
     data = load_data(cfg.data, root=cfg.data_root, resolution=cfg.resolution, seed=cfg.seed,
                      max_images=cfg.max_images)
     seed_all(derive_seed(cfg.seed, "search-init"))
     if cfg.method == "adversarialnas":
-        from ganctl.search.adversarialnas import AdversarialNAS
         return AdversarialNAS(cfg, data, device, fast)
-    from ganctl.search.alphagan import AlphaGAN
     return AlphaGAN(cfg, data, device, fast)
 
 
@@ -105,8 +106,6 @@ def run_search(cfg: SearchConfig, *, resume: bool = False, force: bool = False,
     validate(cfg)
     device = resolve_device(cfg.device)
     fast = FastPath.choose(device, cfg.precision, cfg.channels_last, cfg.compile)
-    from ganctl.data.preflight import check_data_arg
-
     check_data_arg(cfg.data)  # a bad --data fails before the run folder is claimed
     run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume)
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ganctl.io.atomic import atomic_target
 from ganctl.io.rundir import read_jsonl, truncate_jsonl
+from ganctl.search.supernet import split_key
 
 HISTORY = "alphas_history.jsonl"
 
@@ -27,11 +28,10 @@ def truncate_history(path: Path, after_step: int) -> None:
 
 def plot_alphas(history_path: Path, out: Path) -> None:
     """Rows: one per network cell; columns: edges; lines: softmax(α) of each op against the step."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib  # lazy: matplotlib loads in seconds; only a finished search draws
 
-    from ganctl.search.supernet import split_key
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # lazy: as above, after the Agg backend is chosen
 
     rows = read_history(history_path)
     if not rows:

@@ -19,18 +19,30 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ganctl.core import ddp
+from ganctl.core import ddp, losses
+from ganctl.core.dgl import check_teacher_shape, load_teacher
 from ganctl.core.ema import EMA
 from ganctl.core.loop import GANLoop, LoopHooks
 from ganctl.core.optim import compile_module, make_adam, resolve_compile, synchronize
 from ganctl.core.sparse import SparseMasks, cosine_drop
 from ganctl.core.step import GANStep, StepModules
+from ganctl.data import BatchStream, load_data
 from ganctl.errors import GanctlError, TrainingDivergedError, UsageError
-from ganctl.io.rundir import RunDir
+from ganctl.evaluate.sample import sample_grid
+from ganctl.genotype import load_genotype
+from ganctl.io.artifact import save_discriminator, save_generator
+from ganctl.io.atomic import atomic_write_json
+from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
+from ganctl.io.rundir import RunDir, read_stats
+from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
+from ganctl.nn.activations import pmish_betas
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
 from ganctl.train.metrics import MetricChoice, ScheduleGate, build_train_metric
+from ganctl.train.preflight import check_inputs
+from ganctl.train.report import plot_curves
 
 CHECKPOINT = "checkpoint.pt"
 GENERATOR = "generator.safetensors"
@@ -49,8 +61,6 @@ class Hooks:
 
 def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module]:
     """G from the genotype (a genotype for another resolution fails here), D from the flags."""
-    from ganctl.models import build_discriminator, build_generator
-
     g_spec, d_spec = model_specs(cfg)
     return build_generator(g_spec), build_discriminator(d_spec)
 
@@ -59,9 +69,7 @@ _REAL_BUILD_MODELS = build_models
 
 
 def model_specs(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    from ganctl.genotype import load_genotype
-    from ganctl.models import discriminator_spec, generator_spec
-
+    """The specs G and D are built from (the preflight checks them before any weights exist)."""
     genotype = load_genotype(cfg.genotype)
     init = derive_seed(cfg.seed, "init") % (1 << 31)
     g_spec = generator_spec(
@@ -99,8 +107,6 @@ class Trainer:
     """One run: built from a config, optionally restored from the run folder's checkpoint."""
 
     def __init__(self, cfg: TrainConfig, run: RunDir, world: ddp.World, device: torch.device, hooks: Hooks):
-        from ganctl.data import BatchStream, load_data
-
         self.cfg, self.run, self.world, self.device, self.hooks = cfg, run, world, device, hooks
         ddp.check_batch(cfg.batch_size, world)
         seed_all(cfg.seed)
@@ -121,8 +127,6 @@ class Trainer:
         self.G, self.D = G, D
         teacher = None
         if cfg.teacher_d:
-            from ganctl.core.dgl import check_teacher_shape, load_teacher
-
             teacher = load_teacher(cfg.teacher_d, cfg.resolution, device)
             check_teacher_shape(teacher, cfg.resolution, device, cfg.teacher_d)
         betas = (cfg.beta1, cfg.beta2)
@@ -141,17 +145,7 @@ class Trainer:
             if masks is not None:
                 masks.apply(module)
         self.ema = EMA(G, cfg.ema_decay, warmup=cfg.ema_warmup)
-        from ganctl.core.losses import BoundSchedule
-
-        self.bound = BoundSchedule(
-            mode=cfg.bound_schedule,
-            initial=cfg.bound_upper,
-            cap=cfg.bound_cap,
-            patience=cfg.bound_patience,
-            factor=cfg.bound_factor,
-            increment=cfg.bound_increment,
-            total_updates=max(1, self.total // max(self.eval_every, 1)),
-        )
+        self.bound = losses.BoundSchedule.from_recipe(cfg, total_updates=max(1, self.total // max(self.eval_every, 1)))
         # every rank draws the same global batch and noise and keeps its slice (see ddp.py)
         self.stream = BatchStream(
             self.data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "data"), flip=cfg.flip
@@ -182,8 +176,6 @@ class Trainer:
     def _wrap(self, G: nn.Module, D: nn.Module, teacher: nn.Module | None) -> StepModules:
         g_train, d_train = G, D
         if self.world.distributed:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
             ids = [self.device.index] if self.device.type == "cuda" else None
             # buffers: SN vectors evolve identically on every rank; BN is synced (CUDA) — no broadcast needed,
             # and broadcasting would fight the two forwards per step
@@ -400,7 +392,6 @@ class Trainer:
     def _evaluate(self) -> float:
         metric = float("nan")
         if self.world.is_main:
-
             with _rng_fork(self.device):
                 if self.metric is None:
                     self.metric = build_train_metric(
@@ -415,8 +406,6 @@ class Trainer:
         return ddp.broadcast_float(metric, self.world, self.device)
 
     def _grid(self) -> None:
-        from ganctl.evaluate.sample import sample_grid
-
         with _rng_fork(self.device):
             sample_grid(
                 self.ema.module,
@@ -427,8 +416,6 @@ class Trainer:
             )
 
     def pmish_betas(self) -> dict[str, float]:
-        from ganctl.nn.activations import pmish_betas
-
         return pmish_betas(self.ema.module)
 
     def _provenance(self) -> dict[str, Any]:
@@ -453,16 +440,11 @@ class Trainer:
         return prov
 
     def _save_generator(self, name: str, extra: dict[str, Any] | None = None) -> None:
-        from ganctl.io.artifact import save_generator
-
         save_generator(self.run.path(name), self.ema.module, {**self._provenance(), **(extra or {})})
 
     def _checkpoint(self) -> None:
         self._check_finite()  # a NaN state is never written over the last good one
         if self.world.is_main:
-            from ganctl.io.artifact import save_discriminator
-            from ganctl.io.checkpoint import save_checkpoint
-
             self._save_generator(GENERATOR)
             prov = {
                 "stage": "train",
@@ -508,9 +490,6 @@ class Trainer:
                 summary[f"{name}_density"] = mask_stats["density"]
                 summary[f"{name}_exploration"] = mask_stats["exploration"]
         if self.world.is_main:
-            from ganctl.io.rundir import read_stats
-            from ganctl.train.report import plot_curves
-
             plot_curves(read_stats(self.run.root), self.run.path(CURVES), self.proxy_name)
             summary["curves"] = str(self.run.path(CURVES))
             self.run.finish(summary)
@@ -553,8 +532,6 @@ def train(
         cfg = dataclasses.replace(cfg, compile=resolve_compile(None, device))
     if cfg.precision == "bf16" and device.type == "cpu" and not cfg.deterministic:
         pass  # allowed (slow on most CPUs); recorded in the config and summary
-    from ganctl.train.preflight import check_inputs
-
     # inputs fail before the run folder is claimed; a replaced builder (tests' stand-ins) brings its own specs
     check_inputs(cfg, model_specs if build_models is _REAL_BUILD_MODELS else None)
     # a finished run reopens only to be extended (--allow-change steps): an unchanged --resume is refused
@@ -564,8 +541,6 @@ def train(
     try:
         trainer = Trainer(cfg, run, world, device, hooks or Hooks())
         if resume:
-            from ganctl.io.checkpoint import load_checkpoint, restoring
-
             ckpt_path = run.path(CHECKPOINT)
             if ckpt_path.exists():
                 state = load_checkpoint(ckpt_path, expect_kind="train")
@@ -574,8 +549,6 @@ def train(
                 if world.is_main:
                     run.truncate_stats(trainer.step)
             if world.is_main:
-                from ganctl.io.atomic import atomic_write_json
-
                 atomic_write_json(run.path("config.json"), cfg.to_dict())  # allowed changes recorded
                 run.mark_unfinished()  # an extended finished run: unfinished until its new end
         return trainer.fit()

@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ganctl.data.preflight import check_data_arg
+from ganctl.io.safeio import check_regular
+from ganctl.models.limits import check_param_budget
 from ganctl.train.config import TrainConfig
 
 
 def check_inputs(cfg: TrainConfig, specs: Callable[[TrainConfig], tuple[dict[str, Any], dict[str, Any]]] | None
                  ) -> None:
     """`specs` builds (G, D) specs from the config; None when a stand-in builder replaces the real one."""
-    from ganctl.data.preflight import check_data_arg
-    from ganctl.io.safeio import check_regular
-    from ganctl.models.limits import check_param_budget
-
     check_data_arg(cfg.data)
     if cfg.teacher_d:
         check_regular(cfg.teacher_d, what="--teacher-d file")

@@ -13,10 +13,10 @@ def plot_curves(rows: list[dict[str, Any]], path: str | Path, metric_name: str |
     ticks = [r for r in rows if "loss_d" in r]
     if not ticks:
         return None
-    import matplotlib
+    import matplotlib  # lazy: matplotlib loads in seconds; only a run's end draws
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: as above, after the Agg backend is chosen
 
     evals = [r for r in rows if r.get("metric", r.get("proxy")) is not None]
     fig, axes = plt.subplots(1, 2 if evals else 1, figsize=(10 if evals else 5, 3.5), squeeze=False)

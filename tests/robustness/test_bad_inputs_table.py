@@ -58,7 +58,7 @@ def world(tmp_path_factory):
     (w / "user.npz").write_bytes(np_bytes)
     (w / "user.png").write_bytes(b"\x89PNG\r\n\x1a\n user bytes")
     # run folders for --resume and info
-    from ganctl.compress.run import CompressConfig
+    from ganctl.compress.stage import CompressConfig
     from ganctl.train.config import resolve_config
 
     cfg = resolve_config("tiny", {"out": str(w / "badckpt"), "steps": 2, "eval_every": 0, "device": "cpu"})

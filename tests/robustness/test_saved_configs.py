@@ -9,7 +9,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganctl.compress.run import CompressConfig
+from ganctl.compress.stage import CompressConfig
 from ganctl.errors import GanctlError, InputFileError
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint

@@ -16,6 +16,7 @@ from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer, dense_params, factorised_params
 from ganctl.compress.finetune import FinetuneConfig, finetune, from_record
 from ganctl.compress.plan import select_layers, validate_plan
+from ganctl.compress.report import size_vs_quality_plot
 from ganctl.core.dgl import check_teacher_shape, load_teacher
 from ganctl.data import BatchStream, load_data
 from ganctl.errors import InputFileError, UsageError
@@ -396,8 +397,6 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
         if probe_cost is not None:
             report["ard"] = probe_cost.record()
         atomic_write_json(run.path(RANKS), report)
-        from ganctl.compress.report import size_vs_quality_plot  # lazy: matplotlib, only when a plot is written
-
         size_vs_quality_plot(report, run.path(PLOT))
         summary = {
             "output": str(run.path(GENERATOR)),
