@@ -194,3 +194,15 @@ def apply_preset(base: dict[str, Any], *deltas: dict[str, Any]) -> dict[str, Any
     for delta in deltas:
         out.update(delta)
     return out
+
+
+def layered(file_values: dict[str, Any], flags: dict[str, Any], given: set[str],
+            exclusive: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """File values, then the typed flags; a typed flag clears its file-given alternative (steps vs epochs)."""
+    values = dict(file_values)
+    for a, b in exclusive:
+        for mine, other in ((a, b), (b, a)):
+            if mine in given and other not in given and other in values:
+                values[other] = None
+    values.update({k: v for k, v in flags.items() if k in given})
+    return values

@@ -15,7 +15,7 @@ import typer
 
 from ganctl.errors import InputFileError, UsageError
 from ganctl.io.safeio import parse_json, read_bytes
-from ganctl.recipe import upgrade_keys
+from ganctl.recipe import layered, upgrade_keys  # noqa: F401 - layered is re-exported for the CLIs
 
 # Rich help panels, in the order a newcomer reads them (design brief: data, model, loss, optimiser,
 # schedule, speed, output).
@@ -70,18 +70,6 @@ def typed_flags(ctx: typer.Context) -> set[str]:
         if getattr(source, "name", None) in ("COMMANDLINE", "ENVIRONMENT"):
             given.add(name)
     return given
-
-
-def layered(file_values: dict[str, Any], flags: dict[str, Any], given: set[str],
-            exclusive: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
-    """File values, then the typed flags; a typed flag clears its file-given alternative (steps vs epochs)."""
-    values = dict(file_values)
-    for a, b in exclusive:
-        for mine, other in ((a, b), (b, a)):
-            if mine in given and other not in given and other in values:
-                values[other] = None
-    values.update({k: v for k, v in flags.items() if k in given})
-    return values
 
 
 def print_config(config: dict[str, Any]) -> None:

@@ -21,13 +21,11 @@ from ganctl.cli.configfile import (
     ConfigOpt,
     LogOpt,
     PrintConfigOpt,
-    layered,
     read_config_file,
     typed_flags,
 )
 from ganctl.cli.configfile import print_config as print_resolved
 from ganctl.cli.runinfo import header, summary
-from ganctl.errors import UsageError
 from ganctl.logsink import TensorBoardSink, check_log_choice
 
 # flags that are search settings (config.json keys), as opposed to run control
@@ -109,13 +107,8 @@ def command(
 
     def body() -> dict[str, Any] | None:
         from ganctl.runtime import progress_reporter  # lazy: loads torch; --help and flag errors stay fast
-
-        # lazy: loads torch; --help and flag errors stay fast
-        from ganctl.search.config import SearchConfig, make_config, parse_budget
-        from ganctl.search.loop import (  # lazy: loads torch; --help and flag errors stay fast
-            check_resume_flags,
-            run_search,
-        )
+        from ganctl.search.config import SearchConfig, from_flags, parse_budget  # lazy: loads torch
+        from ganctl.search.loop import run_search  # lazy: loads torch; --help and flag errors stay fast
 
         known = {f.name for f in dataclasses.fields(SearchConfig)}
         from_file = read_config_file(config, known, "search") if config is not None else {}
@@ -124,17 +117,8 @@ def command(
         if "budget" in given:
             typed["budget_s"] = parse_budget(budget)
             given.add("budget_s")
-        # preset < file < typed flags; method/preset/data/device/seed keep their flag defaults otherwise
-        values = {k: typed[k] for k in ("data", "device", "seed")}
-        values.update(layered(from_file, typed, given))
-        chosen_method = values.pop("method", None) or method
-        chosen_preset = values.pop("preset", None) or preset
-        if not values.get("out") and not print_config:
-            raise UsageError("--out DIR is required")
-        values["out"] = values.get("out") or ""
-        cfg = make_config(chosen_method, chosen_preset, **values)
-        if resume and not print_config:
-            check_resume_flags(cfg, given)
+        cfg = from_flags(from_file, typed, given, method=method, preset=preset, resume=resume,
+                         need_out=not print_config)
         if print_config:
             print_resolved(cfg.to_dict())
             return None

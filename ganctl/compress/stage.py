@@ -37,6 +37,7 @@ RANKS = "ranks.json"
 PLAN = "plan.json"
 PLOT = "size_vs_quality.png"
 CHECKPOINT = "checkpoint.pt"
+DISCRIMINATOR = "discriminator.safetensors"  # train's D beside its generator: the student D starts from it
 
 
 @dataclass
@@ -197,7 +198,7 @@ def _student_d(cfg: CompressConfig, teacher: nn.Module | None, resolution: int) 
     """The student D starts from the teacher, else the D saved next to the artifact, else a fresh one."""
     if teacher is not None:
         return copy.deepcopy(teacher).requires_grad_(True)
-    beside = Path(cfg.artifact).with_name("discriminator.safetensors")
+    beside = Path(cfg.artifact).with_name(DISCRIMINATOR)
     if beside.is_file():
 
         return load_discriminator(beside)[0]
@@ -238,30 +239,85 @@ def _finetune_record(ft_config: tuple[FinetuneConfig, list[str]]) -> dict[str, A
     return {**asdict(ft.recipe()), "from_parent": taken}
 
 
-def choose_plan(
-    cfg: CompressConfig, G: nn.Module, layers: dict[str, nn.Module], quality: Any, echo: Any, progress: Any
-) -> tuple[list[dict], list[rk.LayerSearch], float | None, dict, rk.ProbeCost | None]:
+def choose_plan(job: _Job) -> Plan:
+    """Ranks from --rank: one for every layer, a PLAN.json, or the ARD search scored by the proxy (methods §5)."""
+    cfg, layers = job.cfg, job.layers
     policy, value = _rank_policy(cfg.rank)
     if policy == "fixed":
-        return rk.fixed_plan(layers, cfg.method, value), [], None, {}, None
+        return Plan(rk.fixed_plan(layers, cfg.method, value))
     if policy == "file":
-        return rk.load_plan_file(value, layers, cfg.method), [], None, {}, None
+        return Plan(rk.load_plan_file(value, layers, cfg.method))
     cost = rk.ProbeCost()
-    results, baseline, fits = rk.ard_search(
-        G, layers, cfg.method, quality, penalty=cfg.penalty, n_iter=cfg.fit_iters, progress=progress, cost=cost
-    )
-    echo(
-        f"ARD: {cost.probes} probes on {cost.device}: fits {cost.fit_s:.1f} s, "
-        f"proxy scores {cost.score_s:.1f} s"
-    )
+    results, baseline, fits = rk.ard_search(job.G, layers, cfg.method, job.quality, penalty=cfg.penalty,
+                                            n_iter=cfg.fit_iters, progress=job.hooks.progress, cost=cost)
+    job.echo(f"ARD: {cost.probes} probes on {cost.device}: fits {cost.fit_s:.1f} s, proxy scores {cost.score_s:.1f} s")
     if cfg.target_params is not None:
-        rk.budget_choice(results, num_params(G), cfg.target_params)
-    return rk.plan_from_search(results, layers, cfg.method), results, baseline, fits, cost
+        rk.budget_choice(results, num_params(job.G), cfg.target_params)
+    return Plan(rk.plan_from_search(results, layers, cfg.method), results, baseline, fits, cost)
+
+
+@dataclass
+class _Job:
+    """What every phase of one compression reads: the config, the parent and its layers, data, proxy, run folder."""
+
+    cfg: CompressConfig
+    hooks: Hooks
+    device: torch.device
+    G: nn.Module
+    parent: Any
+    layers: dict[str, nn.Module]
+    data: Any
+    teacher: nn.Module | None
+    run: RunDir | None = None
+    quality: Callable[[nn.Module], float] | None = None
+    quality_name: str = ""
+
+    def echo(self, line: str) -> None:
+        if self.hooks.echo:
+            self.hooks.echo(line)
+
+    def score(self, G: nn.Module) -> float | None:
+        return float(self.quality(G)) if self.quality is not None else None
+
+
+@dataclass
+class Plan:
+    """The chosen decomposition and how it was found (ARD probes and fits, when --rank auto)."""
+
+    entries: list[dict]
+    results: list[rk.LayerSearch] = field(default_factory=list)
+    baseline: float | None = None  # the dense G's proxy quality
+    fits: dict = field(default_factory=dict)
+    cost: rk.ProbeCost | None = None
+    notes: list[dict] = field(default_factory=list)  # per-layer fit errors of layers fitted after the search
 
 
 def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
-    hooks = hooks or Hooks()
-    echo = hooks.echo or (lambda _s: None)
+    """The compress stage (`ganctl.compress.run`): decompose, fine-tune on the core loop, write artifact + report."""
+    job, early_plan = _prepare(cfg, hooks or Hooks())
+    job.run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume,
+                          inputs=(cfg.artifact, cfg.teacher_d, Path(cfg.artifact).with_name(DISCRIMINATOR)))
+    try:
+        _attach_quality(job)
+        plan = _plan(job, early_plan)
+        if plan.baseline is None:
+            plan.baseline = job.score(job.G)
+        student = _decompose(job, plan)
+        decomposed = job.score(student)
+        ft_config = _finetune_config(cfg, job.parent.provenance, job.device)
+        ft_steps = _finetune(job, student, plan, ft_config) if cfg.finetune_steps > 0 else 0
+        student.eval()
+        finetuned = job.score(student) if cfg.finetune_steps > 0 else None
+        student.spec = {**job.parent.spec, "decomposition": plan.entries}
+        save_generator(job.run.path(GENERATOR), student, _provenance(job, ft_config, ft_steps))
+        report = build_ranks_report(job.G, student, job.layers, plan, (decomposed, finetuned), job.quality_name, cfg)
+        return _finish(job, report, plan, ft_config)
+    finally:
+        job.run.close()
+
+
+def _prepare(cfg: CompressConfig, hooks: Hooks) -> tuple[_Job, list[dict] | None]:
+    """Everything that can fail before the run folder is claimed: flags, parent, data, teacher, ranks."""
     _check_config(cfg)
     policy, _ = _rank_policy(cfg.rank)
     device = resolve_device(cfg.device)
@@ -273,168 +329,149 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
     need_data = (policy == "auto" and hooks.quality is None) or cfg.finetune_steps > 0
     data = _load_data(cfg, int(G.resolution)) if need_data else None
     teacher = _teacher(cfg, parent, int(G.resolution), device)
+    job = _Job(cfg, hooks, device, G, parent, layers, data, teacher)
     early_plan = None
     if policy != "auto" and not cfg.resume:  # bad ranks / plan files fail before the run folder exists
-        early_plan, *_ = choose_plan(cfg, G, layers, None, echo, None)
+        early_plan = choose_plan(job).entries
     if cfg.resume:
         _check_resume_flags(cfg)
-    run = RunDir.open(cfg.out, asdict(cfg), force=cfg.force, resume=cfg.resume,
-                      inputs=(cfg.artifact, cfg.teacher_d, Path(cfg.artifact).with_name("discriminator.safetensors")))
-    try:
-        quality, quality_name = hooks.quality, hooks.quality_name
-        if quality is None and data is not None:
-            proxy = QualityProxy(
-                data,
-                n_samples=cfg.probe_samples,
-                extractor=cfg.eval_extractor,
-                seed=derive_seed(cfg.seed, "compress/proxy") % (1 << 31),
-                batch_size=min(250, cfg.probe_samples),
-                device=device,
-                precision=resolve_precision(cfg.precision, device),  # bf16 generation on CUDA, as in train
-            )
-            quality, quality_name = proxy.score, proxy.name
-        saved_plan = run.path(PLAN)
-        results: list[rk.LayerSearch] = []
-        baseline, fits = None, {}
-        probe_cost: rk.ProbeCost | None = None
-        if cfg.resume and saved_plan.is_file():
+    return job, early_plan
 
-            raw_plan = read_json(saved_plan, what="saved plan")
-            plan = validate_plan(raw_plan, str(saved_plan))
-            echo(f"resuming with the saved plan ({len(plan)} layers)")
-        elif early_plan is not None:
-            plan = early_plan
-            atomic_write_json(saved_plan, plan)
-        else:
-            plan, results, baseline, fits, probe_cost = choose_plan(cfg, G, layers, quality, echo, hooks.progress)
-            atomic_write_json(saved_plan, plan)
-        if baseline is None and quality is not None:
-            baseline = float(quality(G))
-        student = copy.deepcopy(G)
-        used, notes = [], []
-        for entry in plan:
-            module = rk.cached_fit(fits, entry["layer"], entry["rank"])
-            layer = layers[entry["layer"]]
-            if module is None:
-                fit = decompose_layer(
-                    layer, entry["method"], entry["rank"], n_iter=cfg.fit_iters, name=entry["layer"], device=device
-                )
-                module, entry = fit.module, {**entry, "rank": fit.rank}
-                notes.append({"layer": entry["layer"], "rel_error": fit.rel_error, "retries": fit.retries})
-            student.set_submodule(entry["layer"], module)
-            used.append(entry)
-        plan = used
-        quality_before_ft = float(quality(student)) if quality is not None else None
-        ft: dict[str, Any] = {"steps": 0}
-        ft_config = _finetune_config(cfg, parent.provenance, device)
-        if cfg.finetune_steps > 0:
 
-            D = _student_d(cfg, teacher, int(G.resolution))
-            stream = BatchStream(data, cfg.batch_size, device, seed=derive_seed(cfg.seed, "compress/data"))
-            ft_cfg, from_parent = ft_config
-            echo(
-                f"fine-tuning at b_u {ft_cfg.bound_upper:g}, lr {ft_cfg.lr_g:g}/{ft_cfg.lr_d:g}, {ft_cfg.loss} loss, "
-                f"{ft_cfg.precision}"
-                + (f" (from the parent's recipe: {', '.join(from_parent)})" if from_parent else "")
-            )
-            ft = finetune(
-                student,
-                D,
-                teacher,
-                stream,
-                ft_cfg,
-                device,
-                run.path(CHECKPOINT),
-                {"plan": plan},
-                resume=cfg.resume,
-                log=run.log,
-                progress=(lambda s, t: hooks.progress("finetune", s, t)) if hooks.progress else None,
-            )
-        student.eval()
-        quality_after = float(quality(student)) if quality is not None and cfg.finetune_steps > 0 else None
-        student.spec = {**parent.spec, "decomposition": plan}
-
-        provenance = {
-            "stage": "compress",
-            "parent": str(cfg.artifact),
-            "parent_sha256": parent.sha256,
-            "parent_provenance": parent.provenance,
-            "method": cfg.method,
-            "rank_policy": cfg.rank,
-            "penalty": cfg.penalty,
-            "target_params": cfg.target_params,
-            "finetune_steps": ft["steps"],
-            "freeze_factors": cfg.freeze_factors,
-            "teacher_d": cfg.teacher_d,
-            "dgl_weight": ft_config[0].dgl_weight if cfg.teacher_d else None,
-            "seed": cfg.seed,
-            "loss": parent.provenance.get("loss", "mmd"),
-        }
-        if cfg.finetune_steps > 0:
-            provenance["finetune"] = _finetune_record(ft_config)
-        record = parent_record(parent.provenance)
-        if cfg.finetune_steps > 0:  # the compressed artifact carries the recipe on, as fine-tuning ran it
-            provenance["recipe"] = ft_config[0].to_record(bound_reached=ft_config[0].bound_upper)
-        elif record:
-            provenance["recipe"] = record
-        for key in ("data", "data_fingerprint"):
-            if key in parent.provenance:
-                provenance[key] = parent.provenance[key]
-        save_generator(run.path(GENERATOR), student, provenance)
-        report = build_ranks_report(
-            G,
-            student,
-            layers,
-            plan,
-            results,
-            notes,
-            baseline,
-            quality_before_ft,
-            quality_after,
-            quality_name,
-            cfg,
+def _attach_quality(job: _Job) -> None:
+    """The proxy that scores a generator (a test's stand-in when the hooks bring one)."""
+    job.quality, job.quality_name = job.hooks.quality, job.hooks.quality_name
+    if job.quality is None and job.data is not None:
+        cfg = job.cfg
+        proxy = QualityProxy(
+            job.data,
+            n_samples=cfg.probe_samples,
+            extractor=cfg.eval_extractor,
+            seed=derive_seed(cfg.seed, "compress/proxy") % (1 << 31),
+            batch_size=min(250, cfg.probe_samples),
+            device=job.device,
+            precision=resolve_precision(cfg.precision, job.device),  # bf16 generation on CUDA, as in train
         )
-        if probe_cost is not None:
-            report["ard"] = probe_cost.record()
-        atomic_write_json(run.path(RANKS), report)
-        size_vs_quality_plot(report, run.path(PLOT))
-        summary = {
-            "output": str(run.path(GENERATOR)),
-            "ranks": str(run.path(RANKS)),
-            "plot": str(run.path(PLOT)),
-            "params_before": report["params_before"],
-            "params_after": report["params_after"],
-            "param_ratio": report["param_ratio"],
-            "quality_name": quality_name or None,
-            "quality_before": baseline,
-            "quality_decomposed": quality_before_ft,
-            "quality_finetuned": quality_after,
-            "layers_decomposed": len(plan),
-        }
-        if cfg.finetune_steps > 0:
-            summary["finetune"] = _finetune_record(ft_config)
-        if probe_cost is not None:
-            summary["ard"] = probe_cost.record()
-        run.finish(summary)
-        return {**summary, "report": report}
-    finally:
-        run.close()
+        job.quality, job.quality_name = proxy.score, proxy.name
+
+
+def _plan(job: _Job, early_plan: list[dict] | None) -> Plan:
+    """The saved plan on resume, else the early (fixed/file) plan, else an ARD search; saved before any fit."""
+    assert job.run is not None
+    saved_plan = job.run.path(PLAN)
+    if job.cfg.resume and saved_plan.is_file():
+        plan = Plan(validate_plan(read_json(saved_plan, what="saved plan"), str(saved_plan)))
+        job.echo(f"resuming with the saved plan ({len(plan.entries)} layers)")
+        return plan
+    plan = Plan(early_plan) if early_plan is not None else choose_plan(job)
+    atomic_write_json(saved_plan, plan.entries)
+    return plan
+
+
+def _decompose(job: _Job, plan: Plan) -> nn.Module:
+    """A copy of G with each planned layer replaced by its factorised fit (cached from the ARD probes if any)."""
+    student = copy.deepcopy(job.G)
+    used = []
+    for entry in plan.entries:
+        module = rk.cached_fit(plan.fits, entry["layer"], entry["rank"])
+        if module is None:
+            fit = decompose_layer(job.layers[entry["layer"]], entry["method"], entry["rank"],
+                                  n_iter=job.cfg.fit_iters, name=entry["layer"], device=job.device)
+            module, entry = fit.module, {**entry, "rank": fit.rank}
+            plan.notes.append({"layer": entry["layer"], "rel_error": fit.rel_error, "retries": fit.retries})
+        student.set_submodule(entry["layer"], module)
+        used.append(entry)
+    plan.entries = used
+    return student
+
+
+def _finetune(job: _Job, student: nn.Module, plan: Plan, ft_config: tuple[FinetuneConfig, list[str]]) -> int:
+    """Fine-tune the student on the core loop against D (the teacher's copy, the D beside the artifact, or new)."""
+    assert job.run is not None
+    cfg, hooks = job.cfg, job.hooks
+    D = _student_d(cfg, job.teacher, int(job.G.resolution))
+    stream = BatchStream(job.data, cfg.batch_size, job.device, seed=derive_seed(cfg.seed, "compress/data"))
+    ft_cfg, from_parent = ft_config
+    job.echo(
+        f"fine-tuning at b_u {ft_cfg.bound_upper:g}, lr {ft_cfg.lr_g:g}/{ft_cfg.lr_d:g}, {ft_cfg.loss} loss, "
+        f"{ft_cfg.precision}" + (f" (from the parent's recipe: {', '.join(from_parent)})" if from_parent else "")
+    )
+    progress = (lambda s, t: hooks.progress("finetune", s, t)) if hooks.progress else None
+    out = finetune(student, D, job.teacher, stream, ft_cfg, job.device, job.run.path(CHECKPOINT),
+                   {"plan": plan.entries}, resume=cfg.resume, log=job.run.log, progress=progress)
+    return int(out["steps"])
+
+
+def _provenance(job: _Job, ft_config: tuple[FinetuneConfig, list[str]], ft_steps: int) -> dict[str, Any]:
+    """The compressed artifact's provenance: its parent, how it was compressed, and the recipe it carries on."""
+    cfg, parent = job.cfg, job.parent
+    provenance: dict[str, Any] = {
+        "stage": "compress",
+        "parent": str(cfg.artifact),
+        "parent_sha256": parent.sha256,
+        "parent_provenance": parent.provenance,
+        "method": cfg.method,
+        "rank_policy": cfg.rank,
+        "penalty": cfg.penalty,
+        "target_params": cfg.target_params,
+        "finetune_steps": ft_steps,
+        "freeze_factors": cfg.freeze_factors,
+        "teacher_d": cfg.teacher_d,
+        "dgl_weight": ft_config[0].dgl_weight if cfg.teacher_d else None,
+        "seed": cfg.seed,
+        "loss": parent.provenance.get("loss", "mmd"),
+    }
+    record = parent_record(parent.provenance)
+    if cfg.finetune_steps > 0:  # the compressed artifact carries the recipe on, as fine-tuning ran it
+        provenance["finetune"] = _finetune_record(ft_config)
+        provenance["recipe"] = ft_config[0].to_record(bound_reached=ft_config[0].bound_upper)
+    elif record:
+        provenance["recipe"] = record
+    for key in ("data", "data_fingerprint"):
+        if key in parent.provenance:
+            provenance[key] = parent.provenance[key]
+    return provenance
+
+
+def _finish(job: _Job, report: dict[str, Any], plan: Plan, ft_config: tuple[FinetuneConfig, list[str]]
+            ) -> dict[str, Any]:
+    """ranks.json, the plot, status.json's summary; returns the summary plus the report."""
+    assert job.run is not None
+    run = job.run
+    if plan.cost is not None:
+        report["ard"] = plan.cost.record()
+    atomic_write_json(run.path(RANKS), report)
+    size_vs_quality_plot(report, run.path(PLOT))
+    summary = {
+        "output": str(run.path(GENERATOR)),
+        "ranks": str(run.path(RANKS)),
+        "plot": str(run.path(PLOT)),
+        **{k: report[k] for k in ("params_before", "params_after", "param_ratio", "quality_name", "quality_before",
+                                  "quality_decomposed", "quality_finetuned")},
+        "layers_decomposed": len(plan.entries),
+    }
+    if job.cfg.finetune_steps > 0:
+        summary["finetune"] = _finetune_record(ft_config)
+    if plan.cost is not None:
+        summary["ard"] = plan.cost.record()
+    run.finish(summary)
+    return {**summary, "report": report}
 
 
 def build_ranks_report(
     G: nn.Module,
     student: nn.Module,
     layers: dict[str, nn.Module],
-    plan: list[dict],
-    results: list[rk.LayerSearch],
-    notes: list[dict],
-    baseline: float | None,
-    decomposed: float | None,
-    finetuned: float | None,
+    plan: Plan,
+    qualities: tuple[float | None, float | None],
     quality_name: str,
     cfg: CompressConfig,
 ) -> dict[str, Any]:
-    by_layer = {e["layer"]: e for e in plan}
+    """ranks.json: per layer its rank and parameter counts (and ARD probes); the proxy quality before
+    (`plan.baseline`), decomposed and fine-tuned (`qualities`)."""
+    decomposed, finetuned = qualities
+    baseline, results, notes = plan.baseline, plan.results, plan.notes
+    by_layer = {e["layer"]: e for e in plan.entries}
     probes = {r.name: r for r in results}
     fit_notes = {n["layer"]: n for n in notes}
     rows = []

@@ -6,18 +6,20 @@ A preset fills every field; flags replace single values. The resolved config is 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ganctl.errors import InputFileError, UsageError
-from ganctl.io.configfile import check_saved_config
+from ganctl.io.configfile import check_saved_config, refuse_changed
 from ganctl.io.rundir import CONFIG, RunDir
 from ganctl.models import limits
 from ganctl.nn.activations import ACTIVATIONS
 from ganctl.nn.ops import UP_OPS
-from ganctl.recipe import LOSSES, Recipe, upgrade_keys, upgrade_saved
+from ganctl.recipe import LOSSES, Recipe, layered, upgrade_keys, upgrade_saved
 
 METHODS = ("adversarialnas", "alphagan")
 D_TOPOLOGIES = ("stem", "paper")
@@ -228,3 +230,30 @@ def load_saved(out: str) -> dict[str, Any]:
     except (UsageError, TypeError, ValueError) as e:
         raise InputFileError(f"saved config is not valid ({e})", path) from e
     return saved
+
+
+def check_resume_flags(cfg: SearchConfig, typed: Iterable[str]) -> None:
+    """A resumed search continues the saved run, so a typed flag that differs from it would be silently
+    ignored: refuse it instead (runtime keys such as --device and --budget may change)."""
+    saved = load_saved(cfg.out)
+    now = json.loads(json.dumps(cfg.to_dict()))  # tuples as the saved JSON holds them
+    refuse_changed(saved, now, set(typed) & set(now) - RUNTIME_KEYS,
+                   "drop them to continue the saved run, or start over with --force")
+
+
+def from_flags(file_values: dict[str, Any], typed: dict[str, Any], given: set[str], *, method: str, preset: str,
+               resume: bool, need_out: bool) -> SearchConfig:
+    """The config a `search` invocation means: preset < --config file < typed flags (`given` names them);
+    data, device and seed keep their flag defaults otherwise. A resume refuses typed flags that differ
+    from the saved run."""
+    values = {k: typed[k] for k in ("data", "device", "seed")}
+    values.update(layered(file_values, typed, given))
+    chosen_method = values.pop("method", None) or method
+    chosen_preset = values.pop("preset", None) or preset
+    if not values.get("out") and need_out:
+        raise UsageError("--out DIR is required")
+    values["out"] = values.get("out") or ""
+    cfg = make_config(chosen_method, chosen_preset, **values)
+    if resume and need_out:
+        check_resume_flags(cfg, given)
+    return cfg

@@ -6,11 +6,10 @@ A wall-clock budget stops between iterations, then derives and writes everything
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from ganctl.errors import TrainingDivergedError, UsageError
 from ganctl.genotype import save_genotype
 from ganctl.io.atomic import atomic_write_json
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
-from ganctl.io.configfile import refuse_changed
 from ganctl.io.rundir import RunDir
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
 from ganctl.search.adversarialnas import AdversarialNAS
@@ -76,15 +74,6 @@ def alphas_document(strategy: Any, step: int) -> dict[str, Any]:
     return doc
 
 
-def check_resume_flags(cfg: SearchConfig, typed: Iterable[str]) -> None:
-    """A resumed search continues the saved run, so a typed flag that differs from it would be silently
-    ignored: refuse it instead (runtime keys such as --device and --budget may change)."""
-    saved = load_saved(cfg.out)
-    now = json.loads(json.dumps(cfg.to_dict()))  # tuples as the saved JSON holds them
-    refuse_changed(saved, now, set(typed) & set(now) - RUNTIME_KEYS,
-                   "drop them to continue the saved run, or start over with --force")
-
-
 def _resolve_resume(cfg: SearchConfig) -> SearchConfig:
     """The saved config wins, except for runtime keys (device, budget, logging cadence)."""
     saved = SearchConfig.from_dict(load_saved(cfg.out))
@@ -114,10 +103,8 @@ def run_search(cfg: SearchConfig, *, resume: bool = False, force: bool = False,
         run.close()
 
 
-def _run(cfg: SearchConfig, run: RunDir, device: torch.device, fast: FastPath, resume: bool,
-         progress: Progress | None, stop_after: int | None) -> SearchResult:
-    t0 = time.monotonic()
-    strategy = make_strategy(cfg, device, fast)
+def _restore(cfg: SearchConfig, run: RunDir, strategy: Any, resume: bool) -> int:
+    """The step to continue from: the checkpoint's (α, weights, optimisers, RNG restored), else 0 with a fresh seed."""
     start = 0
     if resume and run.path(CHECKPOINT).exists():
         state = load_checkpoint(run.path(CHECKPOINT), expect_kind="search")
@@ -131,6 +118,14 @@ def _run(cfg: SearchConfig, run: RunDir, device: torch.device, fast: FastPath, r
         run.truncate_stats(0)
         truncate_history(run.path(HISTORY), 0)
         seed_all(derive_seed(cfg.seed, "search-loop"))
+    return start
+
+
+def _run(cfg: SearchConfig, run: RunDir, device: torch.device, fast: FastPath, resume: bool,
+         progress: Progress | None, stop_after: int | None) -> SearchResult:
+    t0 = time.monotonic()
+    strategy = make_strategy(cfg, device, fast)
+    start = _restore(cfg, run, strategy, resume)
     provenance = {"method": cfg.method, "preset": cfg.preset, "data": cfg.data, "seed": cfg.seed,
                   "resolution": cfg.resolution, "fast_path": fast.describe()}
     (run.root / "genotypes").mkdir(exist_ok=True)

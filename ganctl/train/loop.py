@@ -110,40 +110,15 @@ class Trainer:
         self.cfg, self.run, self.world, self.device, self.hooks = cfg, run, world, device, hooks
         ddp.check_batch(cfg.batch_size, world)
         seed_all(cfg.seed)
-        self.data = load_data(cfg.data, cfg.data_root, cfg.resolution, seed=cfg.seed)
-        if self.data.resolution != cfg.resolution:
-            raise UsageError(
-                f"--data {cfg.data} gave {self.data.resolution} px images, expected {cfg.resolution}"
-            )
+        self.data = self._load_data()
         self.total = total_steps(cfg, len(self.data))
         self.eval_every = eval_interval(cfg, len(self.data))
         self.sample_every = cfg.sample_every or self.eval_every or cfg.checkpoint_every
-        G, D = build_models(cfg)
-        G, D = G.to(device), D.to(device)
-        if cfg.channels_last:
-            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        if world.distributed and device.type == "cuda":
-            G = nn.SyncBatchNorm.convert_sync_batchnorm(G)  # BN over the global batch, as with one GPU
-        self.G, self.D = G, D
-        teacher = None
-        if cfg.teacher_d:
-            teacher = load_teacher(cfg.teacher_d, cfg.resolution, device)
-            check_teacher_shape(teacher, cfg.resolution, device, cfg.teacher_d)
+        G, D, teacher = self._build_networks()
         betas = (cfg.beta1, cfg.beta2)
         self.opt_g = make_adam(G.parameters(), cfg.lr_g, betas, device)  # fused on CUDA
         self.opt_d = make_adam(D.parameters(), cfg.lr_d, betas, device)
-        sparse_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "sparse"))
-        self.sparse_g = SparseMasks(G, cfg.g_density, "gradient", sparse_gen) if cfg.g_density < 1 else None
-        self.sparse_d = (
-            SparseMasks(
-                D, cfg.d_density, "random" if cfg.sparse_d_regrow == "random" else "static", sparse_gen
-            )
-            if cfg.d_density < 1
-            else None
-        )
-        for masks, module in ((self.sparse_g, G), (self.sparse_d, D)):
-            if masks is not None:
-                masks.apply(module)
+        self.sparse_g, self.sparse_d = self._build_sparse()
         self.ema = EMA(G, cfg.ema_decay, warmup=cfg.ema_warmup)
         self.bound = losses.BoundSchedule.from_recipe(cfg, total_updates=max(1, self.total // max(self.eval_every, 1)))
         # every rank draws the same global batch and noise and keeps its slice (see ddp.py)
@@ -152,7 +127,6 @@ class Trainer:
         )
         self.noise = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "noise"))
         self.best: float | None = None
-
         self.metric: MetricChoice | None = None
         self.gate = ScheduleGate()
         self.step_fn = GANStep(
@@ -172,6 +146,41 @@ class Trainer:
         self.loop = self._make_loop()
         self.compile_warmup_s: float | None = None
         self._warmup_unlogged = True
+
+    def _load_data(self) -> Any:
+        cfg = self.cfg
+        data = load_data(cfg.data, cfg.data_root, cfg.resolution, seed=cfg.seed)
+        if data.resolution != cfg.resolution:
+            raise UsageError(f"--data {cfg.data} gave {data.resolution} px images, expected {cfg.resolution}")
+        return data
+
+    def _build_networks(self) -> tuple[nn.Module, nn.Module, nn.Module | None]:
+        """G and D on the device (NHWC, synced BN under DDP), and the DGL teacher D if any."""
+        cfg, device = self.cfg, self.device
+        G, D = build_models(cfg)
+        G, D = G.to(device), D.to(device)
+        if cfg.channels_last:
+            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
+        if self.world.distributed and device.type == "cuda":
+            G = nn.SyncBatchNorm.convert_sync_batchnorm(G)  # BN over the global batch, as with one GPU
+        self.G, self.D = G, D
+        teacher = None
+        if cfg.teacher_d:
+            teacher = load_teacher(cfg.teacher_d, cfg.resolution, device)
+            check_teacher_shape(teacher, cfg.resolution, device, cfg.teacher_d)
+        return G, D, teacher
+
+    def _build_sparse(self) -> tuple[SparseMasks | None, SparseMasks | None]:
+        """Sparse-training masks for G and D (dense when the density is 1), applied once at the start."""
+        cfg = self.cfg
+        sparse_gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "sparse"))
+        sparse_g = SparseMasks(self.G, cfg.g_density, "gradient", sparse_gen) if cfg.g_density < 1 else None
+        regrow = "random" if cfg.sparse_d_regrow == "random" else "static"
+        sparse_d = SparseMasks(self.D, cfg.d_density, regrow, sparse_gen) if cfg.d_density < 1 else None
+        for masks, module in ((sparse_g, self.G), (sparse_d, self.D)):
+            if masks is not None:
+                masks.apply(module)
+        return sparse_g, sparse_d
 
     def _wrap(self, G: nn.Module, D: nn.Module, teacher: nn.Module | None) -> StepModules:
         g_train, d_train = G, D
