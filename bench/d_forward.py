@@ -14,6 +14,7 @@ import torch
 
 from ganctl.core.ddp import World
 from ganctl.core.step import GANStep, StepModules
+from ganctl.recipe import Recipe
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import build_models
 
@@ -24,9 +25,9 @@ def make_step(cfg, device: torch.device, d_forward: str) -> GANStep:
     G, D = G.to(device), D.to(device)
     mods = StepModules(G, D, G, G, D, D)
     return GANStep(mods, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.0, 0.9)),
-                   torch.optim.Adam(D.parameters(), 2e-4, betas=(0.0, 0.9)), loss="mmd", b_l=0.25,
-                   modified_weight=1e-4, dgl_weight=0.0, precision="fp32", device=device, world=World(),
-                   d_forward=d_forward)
+                   torch.optim.Adam(D.parameters(), 2e-4, betas=(0.0, 0.9)),
+                   Recipe(loss="mmd", bound_lower=0.25, mmd_modified_weight=1e-4, dgl_weight=0.0, precision="fp32",
+                          d_forward=d_forward), device=device, world=World())
 
 
 def main() -> None:

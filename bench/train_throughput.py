@@ -50,10 +50,9 @@ def build(cfg, device: torch.device, v: Variant):
     else:
         opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=betas)
         opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=betas)
-    step = GANStep(StepModules(G, D, gc, gc, dc, dc), opt_g, opt_d, loss=cfg.loss, b_l=cfg.bound_lower,
-                   modified_weight=cfg.mmd_modified_weight, dgl_weight=0.0,
-                   precision="bf16" if v.fast else "fp32", device=device, world=World(),
-                   channels_last=v.fast, d_forward=cfg.d_forward)
+    recipe = cfg.recipe().replace(dgl_weight=0.0, precision="bf16" if v.fast else "fp32")
+    step = GANStep(StepModules(G, D, gc, gc, dc, dc), opt_g, opt_d, recipe, device=device, world=World(),
+                   channels_last=v.fast)
     ema = EMA(G, cfg.ema_decay)
     images = torch.randint(0, 256, (8 * cfg.batch_size, 3, cfg.resolution, cfg.resolution), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))

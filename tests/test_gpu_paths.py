@@ -28,13 +28,15 @@ def _run_steps(G, D, compiled: bool, precision: str, steps: int = 3):
     from ganctl.core.ddp import World
     from ganctl.core.optim import compile_module, make_adam
     from ganctl.core.step import GANStep, StepModules
+    from ganctl.recipe import Recipe
 
     G = copy.deepcopy(G).to(memory_format=torch.channels_last)
     D = copy.deepcopy(D).to(memory_format=torch.channels_last)
     gc, dc = (compile_module(G), compile_module(D)) if compiled else (G, D)
     step = GANStep(StepModules(G, D, gc, gc, dc, dc), make_adam(G.parameters(), 2e-4, (0.0, 0.9), CUDA),
-                   make_adam(D.parameters(), 2e-4, (0.0, 0.9), CUDA), loss="mmd", b_l=0.25, modified_weight=1e-4,
-                   dgl_weight=0.0, precision=precision, device=CUDA, world=World(), channels_last=True)
+                   make_adam(D.parameters(), 2e-4, (0.0, 0.9), CUDA),
+                   Recipe(loss="mmd", bound_lower=0.25, mmd_modified_weight=1e-4, dgl_weight=0.0, precision=precision),
+                   device=CUDA, world=World(), channels_last=True)
     gen = torch.Generator(device=CUDA).manual_seed(0)
     out = []
     for _ in range(steps):

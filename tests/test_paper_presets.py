@@ -11,6 +11,7 @@ from ganctl.core.ema import EMA
 from ganctl.core.step import GANStep, StepModules
 from ganctl.errors import UsageError
 from ganctl.models import build_discriminator, discriminator_spec
+from ganctl.recipe import Recipe
 from ganctl.train.config import resolve_config
 
 
@@ -59,8 +60,8 @@ class _G(nn.Module):
 def _step(d_forward: str, D: nn.Module, G: nn.Module) -> GANStep:
     mods = StepModules(G, D, G, G, D, D)
     return GANStep(mods, torch.optim.SGD(G.parameters(), 0.0), torch.optim.SGD(D.parameters(), 0.0),
-                   loss="mmd", b_l=0.25, modified_weight=1e-4, dgl_weight=0.0, precision="fp32",
-                   device=torch.device("cpu"), world=World(), d_forward=d_forward)
+                   Recipe(loss="mmd", bound_lower=0.25, mmd_modified_weight=1e-4, dgl_weight=0.0, precision="fp32",
+                          d_forward=d_forward), device=torch.device("cpu"), world=World())
 
 
 def test_separate_d_forward_calls_d_twice_and_matches_joint_without_power_iteration() -> None:

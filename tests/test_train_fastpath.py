@@ -16,6 +16,7 @@ from ganctl.core.optim import make_adam, resolve_compile
 from ganctl.core.step import GANStep, StepModules
 from ganctl.data import BatchStream
 from ganctl.nn.spectral import SpectralScale
+from ganctl.recipe import Recipe
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import build_models
 
@@ -25,9 +26,9 @@ CPU = torch.device("cpu")
 def _step(G, D, d_forward="joint", loss="mmd"):
     mods = StepModules(G, D, G, G, D, D)
     return GANStep(mods, make_adam(G.parameters(), 1e-3, (0.0, 0.9), CPU),
-                   make_adam(D.parameters(), 1e-3, (0.0, 0.9), CPU), loss=loss, b_l=0.25,
-                   modified_weight=1e-4, dgl_weight=0.0, precision="fp32", device=CPU, world=World(),
-                   d_forward=d_forward)
+                   make_adam(D.parameters(), 1e-3, (0.0, 0.9), CPU),
+                   Recipe(loss=loss, bound_lower=0.25, mmd_modified_weight=1e-4, dgl_weight=0.0, precision="fp32",
+                          d_forward=d_forward), device=CPU, world=World())
 
 
 def _tiny_models():
@@ -234,8 +235,9 @@ def test_compiled_step_on_cpu_matches_eager(backend):
         if compiled:
             gc, dc = torch.compile(g, backend=backend, dynamic=False), torch.compile(d, backend=backend, dynamic=False)
         step = GANStep(StepModules(g, d, gc, gc, dc, dc), make_adam(g.parameters(), lr, (0.0, 0.9), CPU),
-                       make_adam(d.parameters(), lr, (0.0, 0.9), CPU), loss="mmd", b_l=0.25,
-                       modified_weight=1e-4, dgl_weight=0.0, precision="fp32", device=CPU, world=World())
+                       make_adam(d.parameters(), lr, (0.0, 0.9), CPU),
+                       Recipe(loss="mmd", bound_lower=0.25, mmd_modified_weight=1e-4, dgl_weight=0.0,
+                              precision="fp32"), device=CPU, world=World())
         try:
             losses = [(float(step.d_step(real[i], z[i, 0])), float(step.g_step(real[i], z[i, 1])))
                       for i in range(steps)]

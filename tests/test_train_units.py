@@ -14,6 +14,7 @@ from ganctl.core.ema import EMA
 from ganctl.core.sparse import SparseMasks, cosine_drop, erk_densities
 from ganctl.core.step import GANStep, StepModules
 from ganctl.errors import UsageError
+from ganctl.recipe import Recipe
 from ganctl.train.config import PRESETS, resolve_config, resume_config
 
 
@@ -117,8 +118,8 @@ def test_dgl_term_changes_gradient_by_alpha_times_teacher_gradient():
     def grads(teacher):
         mods = StepModules(G, D, G, G, D, D, teacher)
         step = GANStep(mods, torch.optim.SGD(G.parameters(), 0.0), torch.optim.SGD(D.parameters(), 0.0),
-                       loss="mmd", b_l=0.25, modified_weight=1e-4, dgl_weight=alpha, precision="fp32",
-                       device=torch.device("cpu"), world=World())
+                       Recipe(loss="mmd", bound_lower=0.25, mmd_modified_weight=1e-4, dgl_weight=alpha,
+                              precision="fp32"), device=torch.device("cpu"), world=World())
         G.zero_grad()
         loss, _ = step.generator_loss(real, z)
         loss.backward()

@@ -34,7 +34,7 @@ from ganctl.logsink import TensorBoardSink, check_log_choice
 from ganctl.recipe import DEFAULTS
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     ctx: typer.Context,
     artifact: Annotated[Path | None, typer.Argument(help="The uncompressed generator.safetensors.",
                                                     show_default=False)] = None,

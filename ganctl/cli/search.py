@@ -38,7 +38,7 @@ def _opt(*names: str, help: str, panel: str, show: bool = False) -> Any:  # noqa
     return typer.Option(*names, help=help, show_default=show, rich_help_panel=panel)
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     ctx: typer.Context,
     out: Annotated[Path | None, typer.Option("--out", help="Run folder; receives genotype.json, alphas, stats, plot.",
                                              rich_help_panel=OUTPUT, show_default=False)] = None,

@@ -51,7 +51,7 @@ def _opt(*names: str, help: str, panel: str) -> Any:  # noqa: A002 - typer's key
     return typer.Option(*names, help=help, show_default=_preset_default(names[0]), rich_help_panel=panel)
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     ctx: typer.Context,
     data: Annotated[
         str | None,

@@ -197,7 +197,7 @@ def _threads_for(weight: Tensor) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def decompose_layer(
+def decompose_layer(  # size: keyword-only fit knobs with defaults (tests and bench tune them one at a time)
     layer: nn.Module,
     method: str,
     rank: int | list[int],

@@ -148,15 +148,10 @@ def _step_fn(G: nn.Module, D: nn.Module, teacher: nn.Module | None, cfg: Finetun
         StepModules(G, D, G, G, D, D, teacher),
         opt_g,
         opt_d,
-        loss=cfg.loss,
-        b_l=cfg.bound_lower,
-        modified_weight=cfg.mmd_modified_weight,
-        dgl_weight=cfg.dgl_weight if teacher is not None else 0.0,
-        precision=cfg.precision,
+        cfg,  # the DGL term acts only with a teacher (StepModules.teacher)
         device=device,
         world=World(),
         channels_last=channels_last,
-        d_forward=cfg.d_forward,
     )
     step_fn.b_u = cfg.bound_upper
     return step_fn

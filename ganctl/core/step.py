@@ -21,8 +21,8 @@ from torch import nn
 
 from ganctl.core import losses
 from ganctl.core.ddp import World, gather
-from ganctl.recipe import D_FORWARDS, DEFAULTS
-from ganctl.runtime import precision_autocast
+from ganctl.recipe import DEFAULTS, Recipe
+from ganctl.runtime import precision_autocast, resolve_precision
 
 
 @dataclass
@@ -44,25 +44,20 @@ class GANStep:
         mods: StepModules,
         opt_g: torch.optim.Optimizer,
         opt_d: torch.optim.Optimizer,
+        recipe: Recipe,
         *,
-        loss: str,
-        b_l: float,
-        modified_weight: float,
-        dgl_weight: float,
-        precision: str,
         device: torch.device,
         world: World,
         channels_last: bool = False,
-        d_forward: str = "joint",
     ):
+        """The step reads the recipe's loss, b_l, λ_m, DGL α, D-forward mode and precision ("auto" is
+        resolved for `device`); b_u is set by the loop before each step (it follows the bound schedule)."""
         self.m, self.opt_g, self.opt_d = mods, opt_g, opt_d
-        self.loss, self.b_l, self.modified_weight = loss, b_l, modified_weight
-        self.dgl_weight = dgl_weight
-        self.precision, self.device, self.world = precision, device, world
+        self.loss, self.b_l, self.modified_weight = recipe.loss, recipe.bound_lower, recipe.mmd_modified_weight
+        self.dgl_weight = recipe.dgl_weight
+        self.precision, self.device, self.world = resolve_precision(recipe.precision, device), device, world
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        if d_forward not in D_FORWARDS:
-            raise ValueError(f"d_forward {d_forward!r}: expected one of {', '.join(D_FORWARDS)}")
-        self.d_forward = d_forward
+        self.d_forward = recipe.d_forward  # one of D_FORWARDS (checked when the recipe was built)
         self.b_u = DEFAULTS.bound_upper  # the loop sets the scheduled value before every D step
         self.reset_sums()
         self.bad_step = torch.full((), -1, dtype=torch.long, device=device)

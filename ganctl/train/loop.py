@@ -133,15 +133,10 @@ class Trainer:
             self._wrap(G, D, teacher),
             self.opt_g,
             self.opt_d,
-            loss=cfg.loss,
-            b_l=cfg.bound_lower,
-            modified_weight=cfg.mmd_modified_weight,
-            dgl_weight=cfg.dgl_weight,
-            precision=cfg.precision,
+            cfg,
             device=device,
             world=world,
             channels_last=cfg.channels_last,
-            d_forward=cfg.d_forward,
         )
         self.loop = self._make_loop()
         self.compile_warmup_s: float | None = None
