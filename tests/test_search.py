@@ -12,7 +12,9 @@ from ganctl.cli.app import app
 from ganctl.errors import DataError, UsageError
 from ganctl.genotype import load_genotype
 from ganctl.io.checkpoint import load_checkpoint
+from ganctl.recipe import RECIPE_FIELDS, Recipe
 from ganctl.search import make_config, parse_budget, run_search, temperature
+from ganctl.search.config import load_saved
 from ganctl.search.derive import derive_discriminator_cells, derive_generator_cells
 
 NORMAL = ("none", "skip", "conv_1x1", "conv_3x3", "conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
@@ -206,3 +208,35 @@ def test_cli_resume_refuses_changed_flags(tmp_path, monkeypatch):
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     same = CliRunner().invoke(app, [*base[:-4], "--out", str(out), "--resume", "--budget", "1h"])
     assert "differ" not in same.output
+
+
+# -- one recipe: search's config embeds it (issue 12) ----------------------------------------------------
+def test_recipe_names_and_the_old_ones_give_the_same_config(tmp_path):
+    new = make_config("adversarialnas", "tiny", out="o", width=6, d_width=10, lr_g=3e-4, lr_d=3e-4, beta1=0.5,
+                      beta2=0.99, bound_lower=0.5, bound_upper=8.0)
+    old = make_config("adversarialnas", "tiny", out="o", width_g=6, width_d=10, lr=3e-4, betas=(0.5, 0.99),
+                      mmd_bound_lower=0.5, mmd_bound_upper=8.0)
+    assert new == old and isinstance(new, Recipe)
+    assert (new.width, new.d_width, new.lr_g, new.beta2, new.bound_upper) == (6, 10, 3e-4, 0.99, 8.0)
+    assert "width_g" not in new.to_dict() and new.to_dict()["width"] == 6
+    with pytest.raises(UsageError, match="--bound-lower"):  # checked once, by the recipe
+        make_config("adversarialnas", "tiny", out="o", bound_lower=8.0, bound_upper=4.0)
+
+
+def test_a_config_json_from_before_the_recipe_still_resumes(tmp_path, monkeypatch):
+    """A search run whose config.json spells width_g/width_d/mmd_bound_*/lr/betas resumes with those values."""
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "s"
+    cfg = tiny("adversarialnas", out, steps=3, width_g=6)
+    run_search(cfg, stop_after=1)
+    saved = json.loads((out / "config.json").read_text())
+    old = {k: v for k, v in saved.items() if k not in RECIPE_FIELDS and k not in ("width", "d_width")}
+    old.update(width_g=saved["width"], width_d=saved["d_width"], mmd_bound_lower=saved["bound_lower"],
+               mmd_bound_upper=saved["bound_upper"], mmd_modified_weight=saved["mmd_modified_weight"],
+               lr=saved["lr_g"], betas=[saved["beta1"], saved["beta2"]], loss=saved["loss"],
+               n_critic=saved["n_critic"], precision=saved["precision"])
+    (out / "config.json").write_text(json.dumps(old))
+    assert load_saved(str(out)) == saved  # the recipe fields the old file lacks take their defaults
+    result = run_search(tiny("adversarialnas", out, steps=3, width_g=6), resume=True)
+    assert result.steps_done == 3
+    assert load_checkpoint(out / "checkpoint.pt", "search")["config"]["width"] == 6

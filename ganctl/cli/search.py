@@ -27,10 +27,12 @@ from ganctl.cli.configfile import (
 from ganctl.cli.configfile import print_config as print_resolved
 from ganctl.cli.runinfo import header, summary
 from ganctl.logsink import TensorBoardSink, check_log_choice
+from ganctl.recipe import DEFAULTS
 
 # flags that are search settings (config.json keys), as opposed to run control
 SETTINGS = ("data", "method", "preset", "steps", "budget", "gumbel", "loss", "arch_loss", "batch_size", "resolution",
-            "width", "d_width", "n_critic", "inner_steps", "outer_steps", "worst_steps", "max_images", "data_root",
+            "width", "d_width", "n_critic", "lr_g", "lr_d", "beta1", "beta2", "bound_lower", "bound_upper",
+            "mmd_modified_weight", "inner_steps", "outer_steps", "worst_steps", "max_images", "data_root",
             "precision", "compile", "device", "seed")
 
 
@@ -64,6 +66,21 @@ def command(  # size: Typer declares one parameter per flag
     d_width: Annotated[int | None, _opt("--d-width", "--width-d", panel=MODEL, help="Discriminator supernet width.")
                        ] = None,
     n_critic: Annotated[int | None, _opt("--n-critic", panel=OPTIM, help="D iterations per G step.")] = None,
+    lr_g: Annotated[float | None, _opt("--lr-g", panel=OPTIM, help=f"G weight learning rate (default {DEFAULTS.lr_g:g}).")
+                    ] = None,
+    lr_d: Annotated[float | None, _opt("--lr-d", panel=OPTIM, help=f"D weight learning rate (default {DEFAULTS.lr_d:g}).")
+                    ] = None,
+    beta1: Annotated[float | None, _opt("--beta1", panel=OPTIM, help=f"Adam β1 of the weights (default {DEFAULTS.beta1:g}).")
+                     ] = None,
+    beta2: Annotated[float | None, _opt("--beta2", panel=OPTIM, help=f"Adam β2 of the weights (default {DEFAULTS.beta2:g}).")
+                     ] = None,
+    bound_lower: Annotated[float | None, _opt("--bound-lower", panel=LOSS,
+                                              help=f"MMD b_l (default {DEFAULTS.bound_lower:g}).")] = None,
+    bound_upper: Annotated[float | None, _opt("--bound-upper", panel=LOSS,
+                                              help=f"MMD b_u, fixed during search (default {DEFAULTS.bound_upper:g}).")
+                           ] = None,
+    mmd_modified_weight: Annotated[float | None, _opt("--mmd-modified-weight", panel=LOSS,
+                                                      help=f"λ_m (default {DEFAULTS.mmd_modified_weight:g}).")] = None,
     inner_steps: Annotated[int | None, _opt("--inner-steps", panel=OPTIM, help="alphagan: weight steps per outer round.")
                            ] = None,
     outer_steps: Annotated[int | None, _opt("--outer-steps", panel=OPTIM, help="alphagan: architecture steps per round.")
