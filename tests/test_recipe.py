@@ -7,7 +7,8 @@ import pytest
 from ganctl.compress.finetune import FinetuneConfig, from_record
 from ganctl.compress.stage import CompressConfig, Hooks, compress
 from ganctl.core.step import GANStep
-from ganctl.io.artifact import read_artifact
+from ganctl.io.artifact import read_artifact, save_generator
+from ganctl.models.artifact import load_generator
 from ganctl.recipe import Recipe
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import train
@@ -101,3 +102,24 @@ def test_compress_config_takes_recipe_names_and_the_old_ones():
     legacy = {"artifact": "a", "out": "o", "b_u": 8.0, "lr": 1e-4, "extractor": "randconv"}
     assert CompressConfig.from_dict(legacy) == new
     assert CompressConfig(artifact="a", out="o", lr=1e-4, lr_d=5e-5).lr_d == 5e-5  # the recipe's name wins
+
+
+def test_compress_finetuning_starts_from_a_v2_record_bound_reached(parent, tmp_path, monkeypatch):
+    """The parent's schedule climbed from its initial b_u = 4 to 12 (a v2 record): fine-tuning runs at 12,
+    with the record's λ_m, and the compressed artifact records what fine-tuning ran."""
+    G, info = load_generator(parent)
+    record = Recipe(bound_upper=4.0, bound_cap=16.0, mmd_modified_weight=2e-4, lr_g=3e-4, lr_d=1e-4
+                    ).to_record(bound_reached=12.0)
+    climbed = tmp_path / "climbed" / "generator.safetensors"
+    climbed.parent.mkdir()
+    save_generator(climbed, G, {**info.provenance, "recipe": record})
+    seen_lambda: list[float] = []
+    original = GANStep.discriminator_loss
+    monkeypatch.setattr(GANStep, "discriminator_loss",
+                        lambda self, real, z: seen_lambda.append(self.modified_weight) or original(self, real, z))
+    result, seen = _compress(climbed, tmp_path / "c", monkeypatch)
+    assert [b for b, _ in seen] == [12.0, 12.0] and seen_lambda == [2e-4, 2e-4]
+    assert [lr for _, lr in seen] == [1e-4, 1e-4]  # D's own rate, not G's
+    prov = read_artifact(tmp_path / "c" / "generator.safetensors").provenance
+    assert prov["finetune"]["bound_upper"] == 12.0 and prov["recipe"]["bound_reached"] == 12.0
+    assert Recipe.from_record(prov["recipe"])[0].mmd_modified_weight == 2e-4
