@@ -1,4 +1,4 @@
-"""Fine-tune a decomposed generator with the training loss (reusing the train step), optionally with DGL.
+"""Fine-tune a decomposed generator on the core GAN loop (the train step and loop), optionally with DGL.
 
 With `freeze_factors` the factorised layers stay as fitted and only the rest of G trains. With a teacher
 D (the uncompressed model's discriminator) the DGL term α·L_adv(D_t(G(z))) is added (methods §6).
