@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from typer.testing import CliRunner
+
+from ganctl.cli.app import app
 from ganctl.compress.finetune import FinetuneConfig, from_record
 from ganctl.compress.stage import CompressConfig, Hooks, compress
 from ganctl.core.step import GANStep
@@ -123,3 +127,21 @@ def test_compress_finetuning_starts_from_a_v2_record_bound_reached(parent, tmp_p
     prov = read_artifact(tmp_path / "c" / "generator.safetensors").provenance
     assert prov["finetune"]["bound_upper"] == 12.0 and prov["recipe"]["bound_reached"] == 12.0
     assert Recipe.from_record(prov["recipe"])[0].mmd_modified_weight == 2e-4
+
+
+def test_compress_config_file_and_flags_use_the_recipe_names(tmp_path):
+    """A --config file may spell the fine-tune's recipe by the recipe's names or the old ones; the flags too."""
+    runner = CliRunner()
+    for text in ('{"bound_upper": 8.0, "lr_g": 1e-4, "lr_d": 1e-4, "eval_extractor": "randconv"}',
+                 '{"b_u": 8.0, "lr": 1e-4, "extractor": "randconv"}'):
+        cfg = tmp_path / "c.json"
+        cfg.write_text(text)
+        res = runner.invoke(app, ["compress", "a.safetensors", "--out", "o", "--config", str(cfg), "--print-config"])
+        assert res.exit_code == 0, res.output
+        got = json.loads(res.stdout)
+        assert (got["bound_upper"], got["lr_g"], got["lr_d"], got["eval_extractor"]) == (8.0, 1e-4, 1e-4, "randconv")
+        assert not {"b_u", "lr", "extractor"} & set(got)
+    res = runner.invoke(app, ["compress", "a.safetensors", "--out", "o", "--lr", "3e-4", "--lr-d", "1e-4",
+                              "--bound-lower", "0.5", "--precision", "fp32", "--print-config"])
+    got = json.loads(res.stdout)
+    assert (got["lr_g"], got["lr_d"], got["bound_lower"], got["precision"]) == (3e-4, 1e-4, 0.5, "fp32")
