@@ -19,7 +19,7 @@ from ganctl.io.rundir import CONFIG, RunDir
 from ganctl.models import limits
 from ganctl.nn.activations import ACTIVATIONS
 from ganctl.nn.ops import UP_OPS
-from ganctl.recipe import LOSSES, Recipe, layered, upgrade_keys, upgrade_saved
+from ganctl.recipe import LOSSES, Recipe, flag, layered, upgrade_keys, upgrade_saved
 
 METHODS = ("adversarialnas", "alphagan")
 D_TOPOLOGIES = ("stem", "paper")
@@ -166,6 +166,11 @@ def make_config(method: str, preset: str, **overrides: Any) -> SearchConfig:
 def validate(cfg: SearchConfig) -> None:
     """Search's own checks; the recipe's fields were checked when the config was built (Recipe.__post_init__)."""
     limits.check_finite_numbers(cfg.to_dict())  # sizes, finiteness, seed and betas: one validator for every stage
+    for name, old in (("width", "width_g"), ("d_width", "width_d")):  # the user may have typed the old spelling
+        try:
+            limits.check_sizes({name: getattr(cfg, name)})
+        except UsageError as e:
+            raise UsageError(f"{e} ({flag(old)} is the same flag)") from None
     limits.check_sizes(cfg.to_dict())
     limits.check_seed(cfg.seed)
     limits.check_betas(*cfg.arch_betas, name="arch-beta")
