@@ -6,6 +6,7 @@ Walks the real Typer application, so a new flag with an older spelling (``--widt
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from collections import defaultdict
 
@@ -13,7 +14,10 @@ import pytest
 import typer
 
 from ganctl.cli.app import app
+from ganctl.compress.stage import CompressConfig
 from ganctl.recipe import LEGACY_KEYS, RECIPE_FIELDS
+from ganctl.search.config import SearchConfig
+from ganctl.train.config import TrainConfig
 
 # Names that spell a knob the way the recipe does not. They may appear only as secondary names of an option.
 LEGACY_NAMES = set(LEGACY_KEYS) | {"width_g", "width_d", "mmd_bound_lower", "mmd_bound_upper", "b_l", "b_u",
@@ -104,3 +108,24 @@ def test_allowed_exceptions_are_real():
     """Every listed exception still exists (a stale entry would hide a future regression)."""
     present = {(c, p.name) for c, ps in COMMANDS.items() for p in ps}
     assert set(ALLOWED_NAMES) <= present and set(ALLOWED_TYPES) <= present
+
+
+# Options that steer one invocation rather than set a value of the stage's config (what config.json records).
+CLI_ONLY = {"config", "print_config", "log", "quiet", "verbose", "json", "force", "resume", "allow_change"}
+STAGE_ONLY = {
+    ("search", "budget"): "parsed into the config's budget_s (90s, 30m, 2h)",
+    ("compress", "lr"): ALLOWED_NAMES[("compress", "lr")],
+}
+
+
+def test_every_stage_flag_is_a_config_field():
+    """A stage's flags are its config's fields (one name from flag to config.json), apart from run control."""
+    bad = []
+    for command, cls in (("train", TrainConfig), ("search", SearchConfig), ("compress", CompressConfig)):
+        fields = {f.name for f in dataclasses.fields(cls)}
+        params = {p.name for p in typer.main.get_command(app).commands[command].params}
+        bad += [f"{command} --{name.replace('_', '-')}" for name in sorted(params - fields - CLI_ONLY)
+                if (command, name) not in STAGE_ONLY]
+        recipe_knobs = params & RECIPE_FIELDS
+        assert recipe_knobs <= fields, (command, recipe_knobs - fields)
+    assert bad == [], bad
