@@ -84,6 +84,7 @@ class CompressConfig:
         if extractor is not None:
             self.eval_extractor = extractor
         check_choice("precision", self.precision, (AUTO, *PRECISIONS))
+        _check_config(self)  # a config that exists is valid
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompressConfig:
@@ -318,7 +319,6 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
 
 def _prepare(cfg: CompressConfig, hooks: Hooks) -> tuple[_Job, list[dict] | None]:
     """Everything that can fail before the run folder is claimed: flags, parent, data, teacher, ranks."""
-    _check_config(cfg)
     policy, _ = _rank_policy(cfg.rank)
     device = resolve_device(cfg.device)
     seed_all(cfg.seed)

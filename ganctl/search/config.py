@@ -79,6 +79,10 @@ class SearchConfig(Recipe):
     channels_last: bool = True    # only applied on CUDA
     compile: bool = False
 
+    def __post_init__(self) -> None:
+        super().__post_init__()  # the recipe's checks
+        validate(self)  # search's own: a config that exists is valid
+
     def effective_arch_loss(self) -> str:
         return self.arch_loss or self.loss
 
@@ -158,9 +162,7 @@ def make_config(method: str, preset: str, **overrides: Any) -> SearchConfig:
         raise UsageError(f"--preset {preset!r} is for --method {', '.join(PRESETS[preset])} only")
     values: dict[str, Any] = {"method": method, "preset": preset, **PRESETS[preset][method]}
     values.update({k: v for k, v in upgrade_keys(overrides).items() if v is not None})
-    cfg = SearchConfig.from_dict(values)
-    validate(cfg)
-    return cfg
+    return SearchConfig.from_dict(values)
 
 
 def validate(cfg: SearchConfig) -> None:
