@@ -11,6 +11,7 @@ from ganctl.cli.app import app
 from ganctl.compress.finetune import FinetuneConfig, from_record
 from ganctl.compress.stage import CompressConfig, Hooks, compress
 from ganctl.core.step import GANStep
+from ganctl.errors import UsageError
 from ganctl.io.artifact import read_artifact, save_generator
 from ganctl.models.artifact import load_generator
 from ganctl.recipe import Recipe
@@ -145,3 +146,12 @@ def test_compress_config_file_and_flags_use_the_recipe_names(tmp_path):
                               "--bound-lower", "0.5", "--precision", "fp32", "--print-config"])
     got = json.loads(res.stdout)
     assert (got["lr_g"], got["lr_d"], got["bound_lower"], got["precision"]) == (3e-4, 1e-4, 0.5, "fp32")
+
+
+def test_a_bad_recipe_override_fails_before_the_run_folder(parent, tmp_path):
+    out = tmp_path / "c"
+    with pytest.raises(UsageError, match="--bound-lower"):
+        compress(CompressConfig(artifact=str(parent), out=str(out), rank="2", layers=["cells.0.*"], fit_iters=5,
+                                finetune_steps=2, batch_size=8, data="shapes", device="cpu", bound_lower=32.0),
+                 Hooks(quality=lambda g: 1.0, quality_name="stand_in"))
+    assert not out.exists()

@@ -269,6 +269,7 @@ class _Job:
     layers: dict[str, nn.Module]
     data: Any
     teacher: nn.Module | None
+    ft_config: tuple[FinetuneConfig, list[str]]  # the fine-tune's recipe and the fields taken from the parent
     run: RunDir | None = None
     quality: Callable[[nn.Module], float] | None = None
     quality_name: str = ""
@@ -305,7 +306,7 @@ def compress(cfg: CompressConfig, hooks: Hooks | None = None) -> dict[str, Any]:
             plan.baseline = job.score(job.G)
         student = _decompose(job, plan)
         decomposed = job.score(student)
-        ft_config = _finetune_config(cfg, job.parent.provenance, job.device)
+        ft_config = job.ft_config
         ft_steps = _finetune(job, student, plan, ft_config) if cfg.finetune_steps > 0 else 0
         student.eval()
         finetuned = job.score(student) if cfg.finetune_steps > 0 else None
@@ -329,7 +330,8 @@ def _prepare(cfg: CompressConfig, hooks: Hooks) -> tuple[_Job, list[dict] | None
     need_data = (policy == "auto" and hooks.quality is None) or cfg.finetune_steps > 0
     data = _load_data(cfg, int(G.resolution)) if need_data else None
     teacher = _teacher(cfg, parent, int(G.resolution), device)
-    job = _Job(cfg, hooks, device, G, parent, layers, data, teacher)
+    # the fine-tune's recipe is built (and checked) here: a bad override fails before the run folder exists
+    job = _Job(cfg, hooks, device, G, parent, layers, data, teacher, _finetune_config(cfg, parent.provenance, device))
     early_plan = None
     if policy != "auto" and not cfg.resume:  # bad ranks / plan files fail before the run folder exists
         early_plan = choose_plan(job).entries
