@@ -179,11 +179,11 @@ def evaluate(
 
     `generator`: an artifact path, a module with `.latent_dim`, or any callable z → images in [-1, 1]
     (then pass `latent_dim`), as clean-fid's `gen=`. `data`: a dataset name as for `--data`, or a loaded
-    `ImageData`. Metric names carry their protocol (fid10k_train, kid, pr, is). `options` go to
-    `ganctl.evaluate.api.evaluate_artifacts` (extractor, inception_weights, device, batch_size, ...).
+    `ImageData`. Metric names carry their protocol (fid10k_train, kid, pr, is). `options` are
+    `ganctl.evaluate.api.EvalRequest` fields (extractor, inception_weights, device, batch_size, ...).
     Returns the metrics.json dict; scores are under result["artifacts"][0]["metrics"].
     """
-    from ganctl.evaluate.api import evaluate_artifacts  # lazy: `import ganctl` loads no torch
+    from ganctl.evaluate.api import EvalRequest, evaluate_artifacts  # lazy: `import ganctl` loads no torch
 
     name, G, info = _as_generator(generator, latent_dim)
     if isinstance(data, str):
@@ -191,8 +191,9 @@ def evaluate(
 
         res = resolution or getattr(G, "resolution", None)
         data = load_data(data, root=data_root, resolution=res)
-    return evaluate_artifacts([(name, G, info)], data, list(metrics), num_samples, list(seeds), cost=cost,
-                              progress=progress, **options)
+    log = options.pop("log", None)
+    req = EvalRequest(metrics=list(metrics), num_samples=num_samples, seeds=list(seeds), cost=cost, **options)
+    return evaluate_artifacts([(name, G, info)], data, req, log=log, progress=progress)
 
 
 def sample(
