@@ -212,7 +212,7 @@ def sample(
 
     Also writes them when `grid` (PNG), `npz` (key 'x', N×H×W×3) or `out_dir` (numbered PNGs) is given.
     """
-    from ganctl.evaluate.generate import generate_uint8  # lazy: `import ganctl` loads no torch
+    from ganctl.evaluate.generate import Generation, generate_uint8  # lazy: `import ganctl` loads no torch
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz  # lazy: `import ganctl` loads no torch
     from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
 
@@ -225,7 +225,7 @@ def sample(
     if npz is not None:
         write_npz(images, npz)
     if out_dir is not None:  # streamed again batch by batch: the same pixels, written as they come
-        sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision)
+        sample_to_dir(G, num, seed, out_dir, Generation(dev, batch_size, precision))
     return images
 
 
@@ -241,7 +241,7 @@ def export(artifact: PathLike, out: PathLike, format: str = "onnx", *, batch: in
 # normally overwrite the function with the module, so each API function is wrapped in a callable that
 # also forwards attribute access to its subpackage (`ganctl.train.loop` keeps working), and the package
 # keeps the wrapper when the import system tries to set the submodule.
-_SHADOWED = ("compress", "evaluate", "export", "search", "train")
+_SHADOWED = ("compress", "evaluate", "export", "sample", "search", "train")
 
 
 class _ApiFunction:

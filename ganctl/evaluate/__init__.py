@@ -32,6 +32,7 @@ _EXPORTS = {
     "cache_root": "reference",
     "make_noise": "generate",
     "generate_uint8": "generate",
+    "Generation": "generate",
     "iter_uint8": "generate",
     "to_uint8": "generate",
     "QualityProxy": "proxy",
