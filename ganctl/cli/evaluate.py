@@ -25,7 +25,7 @@ from ganctl.cli.runinfo import duration, header, progress_bars
 from ganctl.errors import UsageError
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     artifacts: Annotated[
         list[Path] | None, typer.Argument(help="Generator artifacts (.safetensors) to compare.")
     ] = None,

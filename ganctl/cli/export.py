@@ -11,7 +11,7 @@ from ganctl.cli.common import Globals, JsonOpt, QuietOpt, SeedOpt, VerboseOpt, r
 from ganctl.export import DEFAULT_OPSET
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     artifact: Annotated[Path, typer.Argument(help="A generator artifact (.safetensors): dense, compressed or sparse.")],
     out: Annotated[Path, typer.Option("--out", help="The file to write (*.onnx, or *.pt for TorchScript).")],
     fmt: Annotated[str, typer.Option("--format", help="onnx | torchscript.", show_default=True)] = "onnx",

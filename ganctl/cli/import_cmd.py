@@ -10,7 +10,7 @@ import typer
 from ganctl.cli.common import Globals, JsonOpt, QuietOpt, VerboseOpt, run
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint saved by the paper's code (torch.save dict).")],
     genotype: Annotated[
         str,
