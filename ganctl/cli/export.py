@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -39,8 +40,6 @@ def command(  # size: Typer declares one parameter per flag
     g = Globals(device="cpu", seed=seed, quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from dataclasses import asdict
-
         from ganctl.export import export_generator  # lazy: loads torch; --help and flag errors stay fast
 
         res = export_generator(artifact, out, fmt, batch=batch, dynamic_batch=dynamic_batch, opset=opset,

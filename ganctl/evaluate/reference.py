@@ -21,6 +21,7 @@ from ganctl.data.cache import cache_root
 from ganctl.errors import UsageError
 from ganctl.evaluate.extractors import Extractor, extract_features
 from ganctl.evaluate.stats import GaussianStats, feature_stats
+from ganctl.io.atomic import atomic_target
 
 CACHE_VERSION = 1
 
@@ -69,15 +70,11 @@ def reference_key(data: ImageDataLike, extractor: Extractor, count: int, subset_
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    from ganctl.io.atomic import atomic_target
-
     with atomic_target(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    from ganctl.io.atomic import atomic_target
-
     with atomic_target(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
 
