@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # only for type checkers: keeps `import ganctl` free of torch
     import torch
     from torch import nn
 
-    from ganctl.export import ExportResult
+    from ganctl.export.writer import ExportResult
     from ganctl.genotype import Genotype
 
 __version__ = "0.1.0"
@@ -232,7 +232,7 @@ def sample(  # size: the public API spells out the sample flags it accepts
 def export(artifact: PathLike, out: PathLike, format: str = "onnx", *, batch: int = 1,  # noqa: A002
            dynamic_batch: bool = False, force: bool = False) -> ExportResult:
     """Write an artifact's generator as ONNX or TorchScript, checked by running it (as `ganctl export`)."""
-    from ganctl.export import export_generator  # lazy: `import ganctl` loads no torch
+    from ganctl.export.writer import export_generator  # lazy: `import ganctl` loads no torch
 
     return export_generator(artifact, out, format, batch=batch, dynamic_batch=dynamic_batch, force=force)
 

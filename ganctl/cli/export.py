@@ -40,7 +40,7 @@ def command(  # size: Typer declares one parameter per flag
     g = Globals(device="cpu", seed=seed, quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from ganctl.export import export_generator  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.export.writer import export_generator  # lazy: loads torch; --help and flag errors stay fast
 
         res = export_generator(artifact, out, fmt, batch=batch, dynamic_batch=dynamic_batch, opset=opset,
                                force=force, seed=seed)

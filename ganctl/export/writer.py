@@ -18,11 +18,10 @@ import torch
 from torch import nn
 
 from ganctl.errors import SpecError, UsageError
+from ganctl.export import DEFAULT_OPSET, FORMATS
 from ganctl.io.atomic import atomic_target
 from ganctl.models.artifact import load_generator
 
-FORMATS = {"onnx": (".onnx",), "torchscript": (".pt", ".ts", ".torchscript")}
-DEFAULT_OPSET = 17
 CHECK_ATOL = 1e-4  # fp32 graphs agree to ~1e-6 on images in [-1, 1]; 1e-4 leaves room for other kernels
 
 
