@@ -26,7 +26,7 @@ from ganctl.evaluate.extractors import (
     build_extractor,
     extract_features,
 )
-from ganctl.evaluate.generate import iter_uint8, resolve_precision
+from ganctl.evaluate.generate import PRECISIONS, iter_uint8, resolve_precision
 from ganctl.evaluate.protocol import MetricRequest, parse_metrics
 from ganctl.evaluate.reference import ImageDataLike, ReferenceStats, reference_stats
 from ganctl.evaluate.stats import (
@@ -156,7 +156,7 @@ class EvalRequest:
     inception_weights: str | None = None
     device: torch.device | str = "auto"
     batch_size: int = 250
-    precision: str = "fp32"
+    precision: str = PRECISIONS[0]  # fp32 unless asked: library results do not depend on the device
     reference_split: str = "train"
     num_reference: int | None = None
     cost: bool | str = True

@@ -30,7 +30,7 @@ class Generation:
 
     device: torch.device | str = "cpu"
     batch_size: int = 256
-    precision: str = "fp32"
+    precision: str = PRECISIONS[0]  # fp32 unless asked
     channels_last: bool | None = None
     compile: bool = False  # torch.compile the generator (pays off for many images)
 

@@ -24,7 +24,7 @@ from ganctl.io.atomic import atomic_write_json
 from ganctl.io.rundir import lock_folder
 from ganctl.models.artifact import load_generator
 from ganctl.models.limits import check_sizes
-from ganctl.runtime import resolve_device, resolve_precision
+from ganctl.runtime import AUTO, resolve_device, resolve_precision
 
 WEIGHTS_ENV = "GANCTL_INCEPTION_WEIGHTS"
 NAME_WIDTH = 16  # with three metrics and the cost columns, the CLI table then fits 80 columns
@@ -42,10 +42,10 @@ class EvaluateConfig:
     num_samples: int | None = None
     num_reference: int | None = None
     seeds: int = 1  # how many seeds: seed, seed+1, ...
-    extractor: str = "auto"
+    extractor: str = EvalRequest.extractor
     inception_weights: str | None = None  # None: GANCTL_INCEPTION_WEIGHTS, else download
-    batch_size: int = 250
-    precision: str = "auto"
+    batch_size: int = EvalRequest.batch_size
+    precision: str = AUTO  # bf16 generation on a GPU, fp32 on the CPU; features always fp32
     real_only: bool = False
     cost: str = "quick"  # one of COST_MODES
     out: Path = Path("runs/evaluate")

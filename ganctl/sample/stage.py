@@ -16,7 +16,7 @@ from ganctl.io.outputs import check_output_file
 from ganctl.io.rundir import lock_folder
 from ganctl.models.artifact import load_generator
 from ganctl.models.limits import MAX_SAMPLES, check_sizes
-from ganctl.runtime import resolve_device, resolve_precision
+from ganctl.runtime import AUTO, resolve_device, resolve_precision
 
 
 @dataclass
@@ -30,8 +30,8 @@ class SampleConfig:
     npz: Path | None = None
     interpolate: int = 0  # K > 1: K slerp steps between `num` noise pairs, one grid row each
     nrow: int | None = None
-    batch_size: int = 256
-    precision: str = "auto"
+    batch_size: int = Generation.batch_size
+    precision: str = AUTO  # bf16 on a GPU, fp32 on the CPU
     channels_last: bool | None = None  # None: on with a GPU
     overwrite: bool = False
     compile: bool = False
