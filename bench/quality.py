@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ganctl.data import load_data  # noqa: E402
-from ganctl.evaluate.api import evaluate_artifacts, resolve_extractor  # noqa: E402
+from ganctl.evaluate.api import EvalRequest, evaluate_artifacts, resolve_extractor  # noqa: E402
 from ganctl.evaluate.baselines import heldout_images, score_images  # noqa: E402
 from ganctl.models.artifact import load_generator  # noqa: E402
 from ganctl.runtime import resolve_device  # noqa: E402
@@ -112,9 +112,9 @@ def main() -> None:
         artifacts.append((arm, G.to(device), info))
         print(f"{arm}: {steps} steps in {wall:.0f} s", flush=True)
     data = load_data(a.data, resolution=artifacts[0][1].resolution, seed=0)
-    metrics = evaluate_artifacts(artifacts, data, ["fid", "kid"], n, extractor=a.extractor,
-                                 inception_weights=a.inception_weights, device=device, num_reference=n,
-                                 precision="fp32", cost=False)
+    metrics = evaluate_artifacts(artifacts, data, EvalRequest(["fid", "kid"], n, extractor=a.extractor,
+                                                              inception_weights=a.inception_weights, device=device,
+                                                              num_reference=n, precision="fp32", cost=False))
     ext, _ = resolve_extractor(a.extractor, device, a.inception_weights)
     floor = score_images(heldout_images(a.data, data, n, n, a.seed, data.resolution), data, ["fid", "kid"], n, n,
                          ext, device)

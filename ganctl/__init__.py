@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # only for type checkers: keeps `import ganctl` free of torch
     import torch
     from torch import nn
 
-    from ganctl.export import ExportResult
+    from ganctl.export.writer import ExportResult
     from ganctl.genotype import Genotype
 
 __version__ = "0.1.0"
@@ -79,13 +79,13 @@ def train(
     not given come from `preset`. With `resume=True` the saved config of `out` is used and `options`
     may only change what `allow_change=[...]` names.
     """
-    from ganctl.train.config import resolve_config, resume_config
+    from ganctl.train.config import resolve_config, resume_config  # lazy: `import ganctl` loads no stage
     from ganctl.train.loop import train as _train  # lazy: `import ganctl` loads no torch
 
     allow_change = list(options.pop("allow_change", None) or [])
     values = {"out": str(out), "data": data, "genotype": genotype, **options}
     if resume:
-        from ganctl.io.rundir import RunDir
+        from ganctl.io.rundir import RunDir  # lazy: `import ganctl` loads only what a call needs
 
         cfg = resume_config(RunDir.load_config(out), values, allow_change)
     else:
@@ -161,7 +161,7 @@ def _as_generator(generator: Any, latent_dim: int | None) -> tuple[str, Any, Any
     return getattr(generator, "__name__", "generator"), CallableGenerator(), None
 
 
-def evaluate(
+def evaluate(  # size: the public API spells out the evaluate flags it accepts
     generator: PathLike | nn.Module | Callable[[torch.Tensor], torch.Tensor],
     data: Any = "cifar10",
     metrics: Sequence[str] = ("fid",),
@@ -179,11 +179,11 @@ def evaluate(
 
     `generator`: an artifact path, a module with `.latent_dim`, or any callable z → images in [-1, 1]
     (then pass `latent_dim`), as clean-fid's `gen=`. `data`: a dataset name as for `--data`, or a loaded
-    `ImageData`. Metric names carry their protocol (fid10k_train, kid, pr, is). `options` go to
-    `ganctl.evaluate.api.evaluate_artifacts` (extractor, inception_weights, device, batch_size, ...).
+    `ImageData`. Metric names carry their protocol (fid10k_train, kid, pr, is). `options` are
+    `ganctl.evaluate.api.EvalRequest` fields (extractor, inception_weights, device, batch_size, ...).
     Returns the metrics.json dict; scores are under result["artifacts"][0]["metrics"].
     """
-    from ganctl.evaluate.api import evaluate_artifacts  # lazy: `import ganctl` loads no torch
+    from ganctl.evaluate.api import EvalRequest, evaluate_artifacts  # lazy: `import ganctl` loads no torch
 
     name, G, info = _as_generator(generator, latent_dim)
     if isinstance(data, str):
@@ -191,11 +191,12 @@ def evaluate(
 
         res = resolution or getattr(G, "resolution", None)
         data = load_data(data, root=data_root, resolution=res)
-    return evaluate_artifacts([(name, G, info)], data, list(metrics), num_samples, list(seeds), cost=cost,
-                              progress=progress, **options)
+    log = options.pop("log", None)
+    req = EvalRequest(metrics=list(metrics), num_samples=num_samples, seeds=list(seeds), cost=cost, **options)
+    return evaluate_artifacts([(name, G, info)], data, req, log=log, progress=progress)
 
 
-def sample(
+def sample(  # size: the public API spells out the sample flags it accepts
     generator: PathLike | nn.Module,
     num: int = 64,
     seed: int = 0,
@@ -211,7 +212,7 @@ def sample(
 
     Also writes them when `grid` (PNG), `npz` (key 'x', N×H×W×3) or `out_dir` (numbered PNGs) is given.
     """
-    from ganctl.evaluate.generate import generate_uint8  # lazy: `import ganctl` loads no torch
+    from ganctl.evaluate.generate import Generation, generate_uint8  # lazy: `import ganctl` loads no torch
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz  # lazy: `import ganctl` loads no torch
     from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
 
@@ -224,14 +225,14 @@ def sample(
     if npz is not None:
         write_npz(images, npz)
     if out_dir is not None:  # streamed again batch by batch: the same pixels, written as they come
-        sample_to_dir(G, num, seed, out_dir, dev, batch_size, precision)
+        sample_to_dir(G, num, seed, out_dir, Generation(dev, batch_size, precision))
     return images
 
 
 def export(artifact: PathLike, out: PathLike, format: str = "onnx", *, batch: int = 1,  # noqa: A002
            dynamic_batch: bool = False, force: bool = False) -> ExportResult:
     """Write an artifact's generator as ONNX or TorchScript, checked by running it (as `ganctl export`)."""
-    from ganctl.export import export_generator  # lazy: `import ganctl` loads no torch
+    from ganctl.export.writer import export_generator  # lazy: `import ganctl` loads no torch
 
     return export_generator(artifact, out, format, batch=batch, dynamic_batch=dynamic_batch, force=force)
 
@@ -240,7 +241,7 @@ def export(artifact: PathLike, out: PathLike, format: str = "onnx", *, batch: in
 # normally overwrite the function with the module, so each API function is wrapped in a callable that
 # also forwards attribute access to its subpackage (`ganctl.train.loop` keeps working), and the package
 # keeps the wrapper when the import system tries to set the submodule.
-_SHADOWED = ("compress", "evaluate", "export", "search", "train")
+_SHADOWED = ("compress", "evaluate", "export", "sample", "search", "train")
 
 
 class _ApiFunction:

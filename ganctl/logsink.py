@@ -14,6 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from ganctl.errors import UsageError
 
 LOG_CHOICES = ("jsonl", "tensorboard")
@@ -34,8 +37,8 @@ def check_log_choice(log: str) -> str:
 
 def _summary_writer_class() -> Any:
     try:
-        import tensorboard  # noqa: F401  (torch.utils.tensorboard needs the tensorboard package)
-        from torch.utils.tensorboard import SummaryWriter
+        import tensorboard  # noqa: F401  # lazy: optional; torch.utils.tensorboard needs the package
+        from torch.utils.tensorboard import SummaryWriter  # lazy: optional dependency, and loads torch
     except ImportError:
         raise UsageError("--log tensorboard needs the tensorboard package; install it with: "
                          "pip install 'ganctl[tensorboard]'") from None
@@ -111,8 +114,6 @@ class TensorBoardSink:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 w.add_scalar(f"{self.kind}/{key}", value, step, walltime=wall)
             elif key == "pmish_beta" and isinstance(value, list) and value:
-                import numpy as np
-
                 w.add_histogram("pmish/beta", np.asarray(value, dtype=np.float64), step, walltime=wall)
 
     def write_alphas(self, doc: dict[str, Any]) -> None:
@@ -135,9 +136,6 @@ class TensorBoardSink:
             match = SAMPLE_NAME.search(path.name)
             if not match or path.name in self._images:
                 continue
-            import numpy as np
-            from PIL import Image
-
             with Image.open(path) as im:
                 image = np.asarray(im.convert("RGB"))
             step = int(match.group(1))

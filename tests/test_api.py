@@ -45,6 +45,15 @@ def test_import_is_light_and_documented():
         assert getattr(ganctl, name).__doc__ and getattr(ganctl, name).__annotations__
 
 
+def test_cli_help_and_stage_names_stay_light():
+    """`ganctl --help` builds the whole Typer app without torch; the stage functions resolve through the API."""
+    code = ("import sys, ganctl, ganctl.cli.app; light = 'torch' not in sys.modules; "
+            "from ganctl.export import DEFAULT_OPSET, FORMATS; light = light and 'torch' not in sys.modules; "
+            "print(light, ganctl.evaluate.run.__module__, ganctl.sample.run.__module__, callable(ganctl.sample))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "ganctl.evaluate.stage", "ganctl.sample.stage", "True"]
+
+
 def test_load_and_sample_match_a_hand_computation(artifact, tmp_path):
     G = ganctl.load_generator(artifact)
     assert G.latent_dim == 12 and G.artifact.provenance["data"] == "shapes" and not G.training

@@ -9,7 +9,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from ganctl.cli.app import app
-from ganctl.cli.evaluate import short_names, table
+from ganctl.cli.evaluate import table
+from ganctl.evaluate.stage import short_names
 from ganctl.genotype import load_genotype
 from ganctl.io.artifact import save_generator
 from ganctl.models import build_generator, generator_spec

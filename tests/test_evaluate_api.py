@@ -8,7 +8,7 @@ import torch
 from evaluate_standins import STANDIN, FakeData, StandinNet, TinyGenerator, fake_data, install_standin
 
 from ganctl.errors import UsageError, WeightsUnavailableError
-from ganctl.evaluate.api import evaluate_artifacts, evaluate_reference
+from ganctl.evaluate.api import EvalRequest, evaluate_artifacts, evaluate_reference
 from ganctl.evaluate.extractors import RANDCONV, build_extractor, extract_features, unregister_extractor
 from ganctl.evaluate.generate import generate_uint8, make_noise, to_uint8
 from ganctl.evaluate.proxy import QualityProxy
@@ -116,9 +116,9 @@ def test_reference_values_and_corrupt_cache_recomputed(standin, tmp_path):
 def test_evaluate_values_equal_direct_computation(standin):
     data = fake_data(80)
     G = TinyGenerator()
-    out = evaluate_artifacts([("g", G, {"sha256": "abc"})], data, metrics=["fid", "kid", "is", "pr"],
-                             num_samples=64, seeds=[0, 1], extractor=STANDIN, device="cpu", batch_size=16,
-                             cost=True, cost_batch_size=8)
+    out = evaluate_artifacts([("g", G, {"sha256": "abc"})], data,
+        EvalRequest(metrics=["fid", "kid", "is", "pr"], num_samples=64, seeds=[0, 1], extractor=STANDIN, device="cpu",
+        batch_size=16, cost=True, cost_batch_size=8))
     art = out["artifacts"][0]
     assert set(art["metrics"]) == {"fid64_train_standin-test_proxy", "kid64_train_standin-test_proxy",
                                    "is64_standin-test_proxy", "pr64_train_standin-test_proxy"}
@@ -143,8 +143,8 @@ def test_evaluate_batch_size_independent(standin):
     data = fake_data(80)
     G = TinyGenerator(seed=1)
     kw = dict(metrics=["fid", "kid"], num_samples=50, seeds=[5], extractor=STANDIN, device="cpu", cost=False)
-    small = evaluate_artifacts([("g", G, None)], data, batch_size=7, **kw)["artifacts"][0]["metrics"]
-    large = evaluate_artifacts([("g", G, None)], data, batch_size=50, **kw)["artifacts"][0]["metrics"]
+    small = evaluate_artifacts([("g", G, None)], data, EvalRequest(batch_size=7, **kw))["artifacts"][0]["metrics"]
+    large = evaluate_artifacts([("g", G, None)], data, EvalRequest(batch_size=50, **kw))["artifacts"][0]["metrics"]
     for name in small:
         assert small[name]["mean"] == pytest.approx(large[name]["mean"], rel=1e-6, abs=1e-9)
 
@@ -154,8 +154,8 @@ def test_evaluate_runs_extractor_in_strict_fp32(standin):
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     try:
-        evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(20), metrics=["fid"], num_samples=20,
-                           extractor=STANDIN, device="cpu", cost=False)
+        evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(20),
+            EvalRequest(metrics=["fid"], num_samples=20, extractor=STANDIN, device="cpu", cost=False))
         flags = [f for net in standin.built for f in net.tf32_flags]
         assert flags and all(f == (False, False) for f in flags)
         assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
@@ -172,13 +172,13 @@ def test_evaluate_runs_extractor_in_strict_fp32(standin):
 ])
 def test_bad_metric_requests(standin, metrics, num, match):
     with pytest.raises(UsageError, match=match):
-        evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(20), metrics=metrics, num_samples=num,
-                           extractor=STANDIN, device="cpu")
+        evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(20),
+            EvalRequest(metrics=metrics, num_samples=num, extractor=STANDIN, device="cpu"))
 
 
 def test_metric_names_carry_protocol(standin):
-    out = evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(30), metrics=["fid2k_train", "is2k"],
-                             extractor=STANDIN, device="cpu", cost=False, batch_size=500)
+    out = evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(30),
+        EvalRequest(metrics=["fid2k_train", "is2k"], extractor=STANDIN, device="cpu", cost=False, batch_size=500))
     names = set(out["artifacts"][0]["metrics"])
     assert names == {"fid2k_train_standin-test_proxy", "is2k_standin-test_proxy"}
 
@@ -186,8 +186,8 @@ def test_metric_names_carry_protocol(standin):
 def test_is_with_nan_classifier_is_a_clear_error():
     install_standin(logits_status="nan")
     with pytest.raises(WeightsUnavailableError, match="classification layer"):
-        evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(20), metrics=["is"], num_samples=20,
-                           extractor=STANDIN, device="cpu")
+        evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(20),
+            EvalRequest(metrics=["is"], num_samples=20, extractor=STANDIN, device="cpu"))
 
 
 # ---------------------------------------------------------------- weights / fallback
@@ -215,11 +215,11 @@ def test_missing_weights_offline_is_one_clear_line(offline_no_weights):
 
 
 def test_auto_falls_back_to_labelled_randconv_proxy(offline_no_weights):
-    out = evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(40), metrics=["fid"], num_samples=40,
-                             extractor="auto", device="cpu", cost=False)
+    out = evaluate_artifacts([("g", TinyGenerator(), None)], fake_data(40),
+        EvalRequest(metrics=["fid"], num_samples=40, extractor="auto", device="cpu", cost=False))
     assert list(out["artifacts"][0]["metrics"]) == ["fid40_train_randconv_proxy"]
     assert out["protocol"]["extractor"] == RANDCONV and "unavailable" in out["protocol"]["fallback"]
-    ref = evaluate_reference(fake_data(40), extractor="auto", device="cpu")
+    ref = evaluate_reference(fake_data(40), EvalRequest(extractor="auto", device="cpu"))
     assert ref["reference"]["count"] == 40 and ref["extractor"] == RANDCONV
 
 

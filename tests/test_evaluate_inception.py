@@ -11,7 +11,7 @@ from evaluate_standins import TinyGenerator, fake_data
 from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
 
 from ganctl.errors import InputFileError, WeightsUnavailableError
-from ganctl.evaluate.api import evaluate_artifacts
+from ganctl.evaluate.api import EvalRequest, evaluate_artifacts
 from ganctl.evaluate.extractors import build_extractor, empty_inception, extract_features
 from ganctl.evaluate.generate import generate_uint8
 
@@ -60,8 +60,9 @@ def test_real_inception_fid_equals_scipy(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
     data = fake_data(24, res=16)
     G = TinyGenerator()
-    out = evaluate_artifacts([("g", G, None)], data, metrics=["fid"], num_samples=24, extractor="auto",
-                             inception_weights=WEIGHTS, device="cpu", batch_size=12, cost=False)
+    out = evaluate_artifacts([("g", G, None)], data,
+        EvalRequest(metrics=["fid"], num_samples=24, extractor="auto", inception_weights=WEIGHTS, device="cpu",
+        batch_size=12, cost=False))
     entry = out["artifacts"][0]["metrics"]["fid24_train"]
     assert entry["protocol"]["extractor"] == "inception-v3-compat"
     assert len(entry["protocol"]["weights_sha256"]) == 64
@@ -75,5 +76,6 @@ def test_real_inception_fid_equals_scipy(tmp_path, monkeypatch):
     # the rebuilt offline weights have a NaN classifier: IS must refuse, not return NaN
     if ext.logits_status == "nan":
         with pytest.raises(WeightsUnavailableError, match="classification layer"):
-            evaluate_artifacts([("g", G, None)], data, metrics=["is"], num_samples=24,
-                               inception_weights=WEIGHTS, device="cpu", extractor="inception-v3-compat")
+            evaluate_artifacts([("g", G, None)], data,
+                EvalRequest(metrics=["is"], num_samples=24, inception_weights=WEIGHTS, device="cpu",
+                extractor="inception-v3-compat"))

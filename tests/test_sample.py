@@ -8,7 +8,7 @@ from evaluate_standins import TinyGenerator
 from PIL import Image
 
 from ganctl.errors import UsageError
-from ganctl.evaluate.generate import generate_uint8, make_noise, to_uint8
+from ganctl.evaluate.generate import Generation, generate_uint8, make_noise, to_uint8
 from ganctl.evaluate.sample import interpolate, sample_grid, sample_to_dir, sample_to_npz, slerp
 
 
@@ -34,7 +34,7 @@ def test_grid_default_is_about_square(tmp_path):
 
 def test_sample_to_dir_numbered_and_equal_to_generation(tmp_path):
     G = TinyGenerator()
-    paths = sample_to_dir(G, 5, seed=2, out_dir=tmp_path / "out", batch_size=2)
+    paths = sample_to_dir(G, 5, seed=2, out_dir=tmp_path / "out", gen=Generation(batch_size=2))
     assert [p.name for p in paths] == [f"{i:06d}.png" for i in range(5)]
     images = generate_uint8(G, 5, seed=2).permute(0, 2, 3, 1).numpy()
     for p, img in zip(paths, images, strict=True):
@@ -43,8 +43,8 @@ def test_sample_to_dir_numbered_and_equal_to_generation(tmp_path):
 
 def test_npz_layout_and_determinism(tmp_path):
     G = TinyGenerator()
-    a = sample_to_npz(G, 6, seed=3, path=tmp_path / "a.npz", batch_size=4)
-    b = sample_to_npz(G, 6, seed=3, path=tmp_path / "b.npz", batch_size=5)
+    a = sample_to_npz(G, 6, seed=3, path=tmp_path / "a.npz", gen=Generation(batch_size=4))
+    b = sample_to_npz(G, 6, seed=3, path=tmp_path / "b.npz", gen=Generation(batch_size=5))
     with np.load(a) as za, np.load(b) as zb:
         assert list(za.keys()) == ["x"]
         x = za["x"]
@@ -99,6 +99,6 @@ def test_interpolate_fast_path_same_frames():
     and the generator is handed back in its own layout."""
     G = TinyGenerator()
     plain = interpolate(G, k=3, seed=2, num_pairs=2)
-    nhwc = interpolate(G, k=3, seed=2, num_pairs=2, channels_last=True)
+    nhwc = interpolate(G, k=3, seed=2, num_pairs=2, gen=Generation(channels_last=True))
     assert torch.equal(plain, nhwc)
     assert all(p.is_contiguous() for p in G.parameters())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import typer
 
+import ganctl
 from ganctl.cli import compress, evaluate, export, import_cmd, info, sample, search, train
 
 app = typer.Typer(
@@ -29,8 +30,6 @@ def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
     if version:
-        import ganctl
-
         print(f"ganctl {ganctl.__version__}")
         raise typer.Exit(0)
 

@@ -146,9 +146,3 @@ DataRootOpt = Annotated[str | None, typer.Option("--data-root", help="Where torc
 ResolutionOpt = Annotated[
     int | None, typer.Option("--resolution", help="Image size (default: the dataset's or model's).")
 ]
-
-
-def load_cli_data(name: str, root: str | None, resolution: int | None, seed: int = 0, max_images: int | None = None):
-    from ganctl.data import load_data  # lazy: loads torch; --help and flag errors stay fast
-
-    return load_data(name, root=root, resolution=resolution, seed=seed, max_images=max_images)

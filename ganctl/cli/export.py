@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from ganctl.cli.common import Globals, JsonOpt, QuietOpt, SeedOpt, VerboseOpt, r
 from ganctl.export import DEFAULT_OPSET
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     artifact: Annotated[Path, typer.Argument(help="A generator artifact (.safetensors): dense, compressed or sparse.")],
     out: Annotated[Path, typer.Option("--out", help="The file to write (*.onnx, or *.pt for TorchScript).")],
     fmt: Annotated[str, typer.Option("--format", help="onnx | torchscript.", show_default=True)] = "onnx",
@@ -39,9 +40,7 @@ def command(
     g = Globals(device="cpu", seed=seed, quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from dataclasses import asdict
-
-        from ganctl.export import export_generator  # lazy: loads torch; --help and flag errors stay fast
+        from ganctl.export.writer import export_generator  # lazy: loads torch; --help and flag errors stay fast
 
         res = export_generator(artifact, out, fmt, batch=batch, dynamic_batch=dynamic_batch, opset=opset,
                                force=force, seed=seed)

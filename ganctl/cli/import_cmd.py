@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from ganctl.cli.common import Globals, JsonOpt, QuietOpt, VerboseOpt, run
+from ganctl.errors import UsageError
 
 
-def command(
+def command(  # size: Typer declares one parameter per flag
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint saved by the paper's code (torch.save dict).")],
     genotype: Annotated[
         str,
@@ -60,8 +61,6 @@ def command(
     g = Globals(quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from ganctl.errors import UsageError
-
         # lazy: loads torch; --help and flag errors stay fast
         from ganctl.models.reference_import import GENERATOR_KEYS, import_reference
         from ganctl.nn.activations import ACTIVATIONS  # lazy: loads torch; --help and flag errors stay fast

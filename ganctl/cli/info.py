@@ -5,8 +5,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from ganctl.cli.common import Globals, JsonOpt, QuietOpt, VerboseOpt, run
+from ganctl.errors import InputFileError
 
 # what `describe` can read; anything else gets one line instead of a torch unpickling message
 KNOWN_SUFFIXES = (".safetensors", ".json", ".pt", ".pth", ".ckpt")
@@ -29,9 +33,6 @@ def command(
     g = Globals(quiet=quiet, verbose=verbose, json=json_out)
 
     def body() -> dict:
-        from rich.console import Console
-
-        from ganctl.errors import InputFileError
         from ganctl.inspect import describe  # lazy: loads torch; --help and flag errors stay fast
 
         for p in paths:
@@ -106,9 +107,6 @@ def _run_command(d: dict[str, Any]) -> str:
 
 
 def table(d: dict[str, Any]) -> Any:
-    from rich import box
-    from rich.table import Table
-
     t = Table(title=str(d.get("path", "")), title_justify="left", box=box.SIMPLE, show_header=False,
               min_width=min(len(str(d.get("path", ""))) + 4, 100))
     t.add_column("", style="bold", no_wrap=True)

@@ -1,4 +1,5 @@
-"""Evaluation and sampling core: extractors, reference cache, FID/KID/IS/PR, proxy, cost, sampling.
+"""Evaluation and sampling core: extractors, reference cache, FID/KID/IS/PR, proxy, cost, sampling;
+`run(EvaluateConfig)` is the evaluate stage.
 
 Import-light on purpose: the submodules are imported on first use of a name listed here.
 """
@@ -31,6 +32,7 @@ _EXPORTS = {
     "cache_root": "reference",
     "make_noise": "generate",
     "generate_uint8": "generate",
+    "Generation": "generate",
     "iter_uint8": "generate",
     "to_uint8": "generate",
     "QualityProxy": "proxy",
@@ -50,6 +52,10 @@ _EXPORTS = {
     "MetricRequest": "protocol",
     "evaluate_artifacts": "api",
     "evaluate_reference": "api",
+    "EvalRequest": "api",
+    "run": "stage",
+    "EvaluateConfig": "stage",
+    "EvaluateHooks": "stage",
 }
 
 __all__ = sorted(_EXPORTS)

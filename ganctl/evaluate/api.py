@@ -8,6 +8,7 @@ weights hash, seeds, artifact hash, precision, device, batch size).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from ganctl.evaluate.extractors import (
     build_extractor,
     extract_features,
 )
-from ganctl.evaluate.generate import iter_uint8, resolve_precision
+from ganctl.evaluate.generate import PRECISIONS, iter_uint8, resolve_precision
 from ganctl.evaluate.protocol import MetricRequest, parse_metrics
 from ganctl.evaluate.reference import ImageDataLike, ReferenceStats, reference_stats
 from ganctl.evaluate.stats import (
@@ -35,6 +36,7 @@ from ganctl.evaluate.stats import (
     kernel_inception_distance,
     precision_recall,
 )
+from ganctl.runtime import resolve_device
 
 Log = Callable[[str], None]
 # progress(stage, done, total): called after every batch, so a front end can draw a bar with an ETA
@@ -63,8 +65,6 @@ def cost_mode(cost: bool | str) -> str:
 
 
 def _resolve_device(device: torch.device | str) -> torch.device:
-    from ganctl.runtime import resolve_device
-
     return device if isinstance(device, torch.device) else resolve_device(device)
 
 
@@ -141,23 +141,34 @@ def _artifact_sha(info: Any) -> str | None:
     return getattr(info, "sha256", None) or None
 
 
+@dataclass
+class EvalRequest:
+    """What to measure and how: the metric names with their protocol, seeds, extractor, device, cost.
+
+    std over seeds is the sample std (0 for one seed). `cost`: "full" (True), "quick" (a few timed
+    batches) or "none" (False).
+    """
+
+    metrics: Sequence[str] = ("fid",)
+    num_samples: int | None = None
+    seeds: Sequence[int] = (0,)
+    extractor: str = "auto"
+    inception_weights: str | None = None
+    device: torch.device | str = "auto"
+    batch_size: int = 250
+    precision: str = PRECISIONS[0]  # fp32 unless asked: library results do not depend on the device
+    reference_split: str = "train"
+    num_reference: int | None = None
+    cost: bool | str = True
+    cost_batch_size: int | None = None
+    use_cache: bool = True
+
+
 def evaluate_artifacts(
     generators: Sequence[tuple[str, nn.Module, Any]],
     data: ImageDataLike,
-    metrics: Sequence[str] = ("fid",),
-    num_samples: int | None = None,
-    seeds: Sequence[int] = (0,),
+    request: EvalRequest | None = None,
     *,
-    extractor: str = "auto",
-    inception_weights: str | None = None,
-    device: torch.device | str = "auto",
-    batch_size: int = 250,
-    precision: str = "fp32",
-    reference_split: str = "train",
-    num_reference: int | None = None,
-    cost: bool | str = True,
-    cost_batch_size: int | None = None,
-    use_cache: bool = True,
     log: Log | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
@@ -165,44 +176,25 @@ def evaluate_artifacts(
 
     Results: result["artifacts"][i]["metrics"][metric_name] = {"mean", "std", "per_seed", "details",
     "protocol"} for fid/kid/is; for pr the entry has "precision"/"recall"/"f_score" sub-dicts instead
-    of mean/std/per_seed. std is the sample std over seeds (0 for one seed). `cost`: "full" (True),
-    "quick" (a few timed batches) or "none" (False).
+    of mean/std/per_seed.
     """
-    mode = cost_mode(cost)
-    requests = parse_metrics(metrics, num_samples, reference_split)
-    seeds = [int(s) for s in seeds]
+    req = request or EvalRequest()
+    mode = cost_mode(req.cost)
+    requests = parse_metrics(req.metrics, req.num_samples, req.reference_split)
+    seeds = [int(s) for s in req.seeds]
     if not seeds:
         raise UsageError("at least one seed is needed")
     if not generators:
         raise UsageError("no generators to evaluate")
-    if batch_size <= 0:
-        raise UsageError(f"--batch-size must be positive, got {batch_size}")
-    dev = _resolve_device(device)
-    precision = resolve_precision(precision, dev)  # auto: bf16 generation on CUDA, fp32 on the CPU
-    ext, fallback = resolve_extractor(extractor, dev, inception_weights, log)
+    if req.batch_size <= 0:
+        raise UsageError(f"--batch-size must be positive, got {req.batch_size}")
+    dev = _resolve_device(req.device)
+    precision = resolve_precision(req.precision, dev)  # auto: bf16 generation on CUDA, fp32 on the CPU
+    ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights, log)
     _check_is_possible(requests, ext)
-    needs_ref = [r for r in requests if r.kind != "is"]
-    ref = None
-    if needs_ref:
-        ref = reference_stats(
-            data,
-            ext,
-            num_reference,
-            device=dev,
-            batch_size=batch_size,
-            need_features=any(r.kind in ("kid", "pr") for r in needs_ref),
-            use_cache=use_cache,
-            progress=None if progress is None else (lambda done, total: progress("reference statistics", done, total)),
-        )
-        if log:
-            log(
-                f"reference statistics: {ref.record['count']} images, "
-                f"{'cache hit' if ref.record['cache_hit'] else 'computed'} ({ref.record['key']})"
-            )
-    n_max = max(r.num_samples for r in requests)
-    want_logits = any(r.kind == "is" for r in requests)
+    ref = _reference_for(requests, data, ext, req, dev, log, progress)
     protocol_common = {
-        "reference_split": reference_split,
+        "reference_split": req.reference_split,
         "reference": ref.record if ref else None,
         "extractor": ext.name,
         "extractor_is_proxy": ext.is_proxy,
@@ -211,27 +203,74 @@ def evaluate_artifacts(
         "precision": precision,
         "extractor_precision": "fp32 (TF32 off)",
         "device": str(dev),
-        "batch_size": batch_size,
+        "batch_size": req.batch_size,
         "ganctl_version": ganctl.__version__,
     }
     if fallback:
         protocol_common["fallback"] = fallback
+    scorer = _Run(requests, ext, ref, dev, precision, req.batch_size, log, progress)
     results = []
     for name, G, info in generators:
-        per_seed: dict[MetricRequest, list[tuple[dict[str, float], dict[str, Any]]]] = {
-            r: [] for r in requests
-        }
+        result: dict[str, Any] = {"name": name, "artifact_sha256": _artifact_sha(info),
+                                  "metrics": scorer.score(name, G, seeds, protocol_common, _artifact_sha(info))}
+        if mode != "none":
+            result["cost"] = _cost(G, dev, precision, mode, req.cost_batch_size or req.batch_size)
+        results.append(result)
+    return {"format": "ganctl.metrics", "version": 1, "protocol": protocol_common, "artifacts": results}
+
+
+def _reference_for(requests: list[MetricRequest], data: ImageDataLike, ext: Extractor, req: EvalRequest,
+                   dev: torch.device, log: Log | None, progress: Progress | None) -> ReferenceStats | None:
+    """The reference statistics the metrics need (none for IS alone), from the cache when it has them."""
+    needs_ref = [r for r in requests if r.kind != "is"]
+    if not needs_ref:
+        return None
+    ref = reference_stats(
+        data,
+        ext,
+        req.num_reference,
+        device=dev,
+        batch_size=req.batch_size,
+        need_features=any(r.kind in ("kid", "pr") for r in needs_ref),
+        use_cache=req.use_cache,
+        progress=None if progress is None else (lambda done, total: progress("reference statistics", done, total)),
+    )
+    if log:
+        log(f"reference statistics: {ref.record['count']} images, "
+            f"{'cache hit' if ref.record['cache_hit'] else 'computed'} ({ref.record['key']})")
+    return ref
+
+
+@dataclass
+class _Run:
+    """The fixed parts of one evaluation, so each generator is scored the same way."""
+
+    requests: list[MetricRequest]
+    ext: Extractor
+    ref: ReferenceStats | None
+    dev: torch.device
+    precision: str
+    batch_size: int
+    log: Log | None
+    progress: Progress | None
+
+    def score(self, name: str, G: nn.Module, seeds: list[int], protocol: dict[str, Any],
+              sha: str | None) -> dict[str, Any]:
+        """metric name -> entry (mean/std/per_seed or P/R/F sub-dicts, details, protocol) for one generator."""
+        n_max = max(r.num_samples for r in self.requests)
+        want_logits = any(r.kind == "is" for r in self.requests)
+        per_seed: dict[MetricRequest, list[tuple[dict[str, float], dict[str, Any]]]] = {r: [] for r in self.requests}
         for seed in seeds:
-            if log:
-                log(f"{name}: generating {n_max} samples (seed {seed})")
+            if self.log:
+                self.log(f"{name}: generating {n_max} samples (seed {seed})")
             stage = f"{name} seed {seed}: generate + features"
-            batches = counted(iter_uint8(G, n_max, seed, batch_size, dev, precision), stage, n_max, progress)
-            got = extract_features(ext, batches, dev, keep_logits=want_logits)
-            for req in requests:
-                per_seed[req].append(_metric_values(req, got.features, got.logits, ref, dev))
-        sha = _artifact_sha(info)
+            batches = counted(iter_uint8(G, n_max, seed, self.batch_size, self.dev, self.precision), stage, n_max,
+                              self.progress)
+            got = extract_features(self.ext, batches, self.dev, keep_logits=want_logits)
+            for req in self.requests:
+                per_seed[req].append(_metric_values(req, got.features, got.logits, self.ref, self.dev))
         entries: dict[str, Any] = {}
-        for req in requests:
+        for req in self.requests:
             rows = per_seed[req]
             entry: dict[str, Any] = {}
             for component in rows[0][0]:
@@ -241,46 +280,35 @@ def evaluate_artifacts(
                 else:
                     entry[component] = summary
             entry["details"] = [r[1] for r in rows]
-            entry["protocol"] = {
-                "metric": req.name(ext.name),
-                "kind": req.kind,
-                "num_samples": req.num_samples,
-                **protocol_common,
-                "artifact_sha256": sha,
-            }
-            entries[req.name(ext.name)] = entry
-        result: dict[str, Any] = {"name": name, "artifact_sha256": sha, "metrics": entries}
-        if mode == "full":
-            result["cost"] = {**cost_report(G, dev, precision, batch_size=cost_batch_size or batch_size),
-                              "mode": "full"}
-        elif mode == "quick":
-            result["cost"] = {
-                **cost_report(G, dev, precision, batch_size=min(cost_batch_size or batch_size,
-                                                                QUICK_COST["max_batch_size"]),
-                              latency_repeats=QUICK_COST["latency_repeats"],
-                              throughput_repeats=QUICK_COST["throughput_repeats"]),
-                "mode": "quick",
-            }
-        results.append(result)
-    return {"format": "ganctl.metrics", "version": 1, "protocol": protocol_common, "artifacts": results}
+            entry["protocol"] = {"metric": req.name(self.ext.name), "kind": req.kind, "num_samples": req.num_samples,
+                                 **protocol, "artifact_sha256": sha}
+            entries[req.name(self.ext.name)] = entry
+        return entries
+
+
+def _cost(G: nn.Module, dev: torch.device, precision: str, mode: str, batch_size: int) -> dict[str, Any]:
+    if mode == "full":
+        return {**cost_report(G, dev, precision, batch_size=batch_size), "mode": "full"}
+    return {**cost_report(G, dev, precision, batch_size=min(batch_size, QUICK_COST["max_batch_size"]),
+                          latency_repeats=QUICK_COST["latency_repeats"],
+                          throughput_repeats=QUICK_COST["throughput_repeats"]), "mode": "quick"}
 
 
 def evaluate_reference(
     data: ImageDataLike,
+    request: EvalRequest | None = None,
     *,
-    extractor: str = "auto",
-    inception_weights: str | None = None,
-    device: torch.device | str = "auto",
-    batch_size: int = 250,
-    num_reference: int | None = None,
-    use_cache: bool = True,
     log: Log | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """`ganctl evaluate --data D --real-only`: compute (or find) the cached reference statistics only."""
-    dev = _resolve_device(device)
-    ext, fallback = resolve_extractor(extractor, dev, inception_weights, log)
-    ref = reference_stats(data, ext, num_reference, device=dev, batch_size=batch_size, use_cache=use_cache,
+    """`ganctl evaluate --data D --real-only`: compute (or find) the cached reference statistics only.
+
+    Of `request` it uses extractor, inception_weights, device, batch_size, num_reference and use_cache."""
+    req = request or EvalRequest()
+    dev = _resolve_device(req.device)
+    ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights, log)
+    ref = reference_stats(data, ext, req.num_reference, device=dev, batch_size=req.batch_size,
+                          use_cache=req.use_cache,
                           progress=None if progress is None else (lambda d, t: progress("reference statistics", d, t)))
     out = {
         "format": "ganctl.reference",

@@ -25,7 +25,7 @@ import torch
 from ganctl.data import load_data
 from ganctl.data.registry import parse_data_arg
 from ganctl.errors import DataError, GanctlError
-from ganctl.evaluate.api import resolve_extractor
+from ganctl.evaluate.api import EvalRequest, resolve_extractor
 from ganctl.evaluate.extractors import extract_features
 from ganctl.evaluate.protocol import parse_metrics
 from ganctl.evaluate.reference import ImageDataLike, reference_indices, reference_stats
@@ -85,15 +85,16 @@ def score_images(images: torch.Tensor, data: ImageDataLike, metrics: list[str], 
     return out
 
 
-def reference_points(data_arg: str, *, metrics: list[str], num_samples: int, num_reference: int | None,
-                     extractor: str = "auto", inception_weights: str | None = None, device: str = "cpu",
-                     seed: int = 0, resolution: int | None = None) -> dict[str, Any]:
-    """{"floor": {metric: value}, "ceiling": {...}, how each was made, and the extractor used}."""
+def reference_points(data_arg: str, req: EvalRequest, *, seed: int = 0,
+                     resolution: int | None = None) -> dict[str, Any]:
+    """{"floor": {metric: value}, "ceiling": {...}, how each was made, and the extractor used}.
 
-    dev = resolve_device(device)
+    Of `req` it uses metrics, num_samples, num_reference, extractor, inception_weights and device."""
+    metrics, num_samples, num_reference = list(req.metrics), req.num_samples, req.num_reference
+    dev = resolve_device(req.device)
     data = load_data(data_arg, resolution=resolution, seed=0)  # as `ganctl evaluate` loads it
     res = int(data.images.shape[-1])
-    ext, fallback = resolve_extractor(extractor, dev, inception_weights)
+    ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights)
     floor_images = heldout_images(data_arg, data, num_samples, num_reference, seed, res)
     ref_idx = reference_indices(len(data), num_reference, 0)
     ref_images = data.images if ref_idx is None else data.images[ref_idx]
@@ -131,9 +132,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     try:
-        result = reference_points(a.data, metrics=a.metrics.split(","), num_samples=a.num_samples,
-                                  num_reference=a.num_reference, extractor=a.extractor,
-                                  inception_weights=a.inception_weights, device=a.device, seed=a.seed)
+        req = EvalRequest(metrics=a.metrics.split(","), num_samples=a.num_samples, num_reference=a.num_reference,
+                          extractor=a.extractor, inception_weights=a.inception_weights, device=a.device)
+        result = reference_points(a.data, req, seed=a.seed)
     except GanctlError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

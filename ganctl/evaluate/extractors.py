@@ -20,6 +20,8 @@ from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
 from ganctl.errors import InputFileError, UsageError, WeightsUnavailableError
+from ganctl.io.atomic import file_sha256
+from ganctl.io.safeio import check_regular
 
 INCEPTION = "inception-v3-compat"
 RANDCONV = "randconv"
@@ -223,8 +225,6 @@ def _file_sha256_cached(path: Path) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
-        from ganctl.io.atomic import file_sha256
-
         _SHA_CACHE[key] = file_sha256(path)
     return _SHA_CACHE[key]
 
@@ -263,8 +263,6 @@ def resolve_inception_weights(weights: str | Path | None = None, *, allow_downlo
 
 
 def _load_state_dict_safely(path: Path) -> dict[str, torch.Tensor]:
-    from ganctl.io.safeio import check_regular
-
     check_regular(path, what="Inception weights file")  # a FIFO would block torch.load forever
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -292,7 +290,7 @@ def _check_shapes(state: dict[str, torch.Tensor], expected: dict[str, torch.Tens
 
 def empty_inception() -> nn.Module:
     """torch-fidelity's FID Inception with untouched initial weights (no file read, no download)."""
-    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
+    from torch_fidelity import feature_extractor_inceptionv3 as tf_inception  # lazy: built only for Inception
 
     # torch-fidelity's constructor would torch.load(weights_only=False) or download; hand it an empty
     # placeholder instead; the caller loads a safely read state dict afterwards.
@@ -328,6 +326,7 @@ def _inception_factory(device: torch.device, weights: str | None = None) -> Extr
 
 
 def _make_inception_class() -> type:
+    # lazy: torch-fidelity's Inception module is imported only when an Inception extractor is built
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     class InceptionNoLoad(FeatureExtractorInceptionV3):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -20,6 +21,18 @@ from ganctl.errors import UsageError
 
 # Precision lives in the runtime (one tuple, one resolver); re-exported here for evaluate's callers.
 from ganctl.runtime import AUTO, PRECISIONS, check_precision, precision_autocast, resolve_precision  # noqa: F401
+
+
+@dataclass(frozen=True)
+class Generation:
+    """How images are generated, never which: for a seed the pixels are the same for any of these
+    (precision aside). channels_last None: on with CUDA."""
+
+    device: torch.device | str = "cpu"
+    batch_size: int = 256
+    precision: str = PRECISIONS[0]  # fp32 unless asked
+    channels_last: bool | None = None
+    compile: bool = False  # torch.compile the generator (pays off for many images)
 
 
 def make_noise(n: int, latent_dim: int, seed: int) -> torch.Tensor:

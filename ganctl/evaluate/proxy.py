@@ -37,7 +37,7 @@ def resolve_proxy_extractor(name: str, device: torch.device, weights: str | None
 class QualityProxy:
     """FID of `n_samples` generated vs `n_samples` reference images, one extractor, fixed noise."""
 
-    def __init__(
+    def __init__(  # size: public constructor (ganctl.evaluate.QualityProxy); train, compress and bench name each
         self,
         data: ImageDataLike,
         n_samples: int = 2000,

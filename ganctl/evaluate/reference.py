@@ -19,8 +19,9 @@ import torch
 
 from ganctl.data.cache import cache_root
 from ganctl.errors import UsageError
-from ganctl.evaluate.extractors import Extractor, build_extractor, extract_features
+from ganctl.evaluate.extractors import Extractor, extract_features
 from ganctl.evaluate.stats import GaussianStats, feature_stats
+from ganctl.io.atomic import atomic_target
 
 CACHE_VERSION = 1
 
@@ -69,15 +70,11 @@ def reference_key(data: ImageDataLike, extractor: Extractor, count: int, subset_
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    from ganctl.io.atomic import atomic_target
-
     with atomic_target(path) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    from ganctl.io.atomic import atomic_target
-
     with atomic_target(path) as tmp, open(tmp, "wb") as f:
         np.save(f, array)
 
@@ -101,9 +98,9 @@ def _load_cached(
     return (stats, feats) if stats.count == count else None
 
 
-def reference_stats(
+def reference_stats(  # size: keyword interface that evaluate, train's in-loop FID and bench call by name
     data: ImageDataLike,
-    extractor: Extractor | str,
+    extractor: Extractor,
     num_images: int | None = None,
     *,
     device: torch.device | str = "cpu",
@@ -111,39 +108,24 @@ def reference_stats(
     need_features: bool = False,
     use_cache: bool = True,
     subset_seed: int = 0,
-    inception_weights: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ReferenceStats:
-    """Statistics of `data` (all images, or a seeded subset of `num_images`) under `extractor`.
+    """Statistics of `data` (all images, or a seeded subset of `num_images`) under a built `extractor`.
 
-    `extractor` is a built Extractor or a registered name. The cached file holds mu/sigma (fp64);
-    features (fp32) are cached beside it only when a metric needs them (KID, PR), since they are
-    large (50k×2048 fp32 ≈ 400 MB). `progress(done, total)` is called after each batch of images.
+    The cached file holds mu/sigma (fp64); features (fp32) are cached beside it only when a metric
+    needs them (KID, PR), since they are large (50k×2048 fp32 ≈ 400 MB). `progress(done, total)` is
+    called after each batch of images.
     """
-    if isinstance(extractor, str):
-        extractor = build_extractor(extractor, device, inception_weights)
     total = int(data.images.shape[0])
     if total < 2:
         raise UsageError(f"dataset {data.name!r} has {total} image(s); reference statistics need at least 2")
     if batch_size <= 0:
         raise UsageError(f"batch size must be positive, got {batch_size}")
     indices = reference_indices(total, num_images, subset_seed)
-    count = total if indices is None else int(indices.numel())
-    key = reference_key(data, extractor, count, None if indices is None else subset_seed)
-    stats_path = stats_dir() / f"{key}.npz"
-    feats_path = stats_dir() / f"{key}.features.npy"
-    record: dict[str, Any] = {
-        "dataset": data.name,
-        "fingerprint": data.fingerprint,
-        "count": count,
-        "subset_seed": None if indices is None else subset_seed,
-        "extractor": extractor.name,
-        "weights_sha256": extractor.weights_sha256,
-        "resolution": list(data.images.shape[2:]),
-        "resolution_handling": extractor.resolution_handling,
-        "key": key,
-        "path": str(stats_path),
-    }
+    record = _record(data, extractor, total if indices is None else int(indices.numel()),
+                     None if indices is None else subset_seed)
+    count, stats_path = record["count"], Path(record["path"])
+    feats_path = stats_path.with_name(f"{record['key']}.features.npy")
     cached = _load_cached(stats_path, feats_path, need_features, count) if use_cache else None
     if cached is not None:
         return ReferenceStats(stats=cached[0], features=cached[1], record={**record, "cache_hit": True})
@@ -160,15 +142,27 @@ def reference_stats(
     feats = extract_features(extractor, batches(), device).features
     stats = feature_stats(feats)
     if use_cache:
-        _save_npz(
-            stats_path,
-            mu=stats.mu,
-            sigma=stats.sigma,
-            count=np.int64(count),
-            meta=np.array(json.dumps(record)),
-        )
+        _save_npz(stats_path, mu=stats.mu, sigma=stats.sigma, count=np.int64(count),
+                  meta=np.array(json.dumps(record)))
         if need_features:
             _save_npy(feats_path, feats.numpy())
     return ReferenceStats(
         stats=stats, features=feats if need_features else None, record={**record, "cache_hit": False}
     )
+
+
+def _record(data: ImageDataLike, extractor: Extractor, count: int, subset_seed: int | None) -> dict[str, Any]:
+    """What identifies a reference (its cache key's inputs) and where its statistics live."""
+    key = reference_key(data, extractor, count, subset_seed)
+    return {
+        "dataset": data.name,
+        "fingerprint": data.fingerprint,
+        "count": count,
+        "subset_seed": subset_seed,
+        "extractor": extractor.name,
+        "weights_sha256": extractor.weights_sha256,
+        "resolution": list(data.images.shape[2:]),
+        "resolution_handling": extractor.resolution_handling,
+        "key": key,
+        "path": str(stats_dir() / f"{key}.npz"),
+    }

@@ -17,6 +17,7 @@ from torchvision.utils import make_grid
 
 from ganctl.errors import UsageError
 from ganctl.evaluate.generate import (
+    Generation,
     check_precision,
     fast_path,
     generate_from_noise,
@@ -77,12 +78,9 @@ def sample_to_dir(
     num: int,
     seed: int,
     out_dir: str | Path,
-    device: torch.device | str = "cpu",
-    batch_size: int = 256,
-    precision: str = "fp32",
+    gen: Generation | None = None,
+    *,
     start_index: int = 0,
-    channels_last: bool = False,
-    compile: bool = False,  # noqa: A002 - same name as generate_uint8's
     overwrite: bool = False,
 ) -> list[Path]:
     """Numbered PNGs 000000.png, 000001.png, ... in `out_dir`, streamed batch by batch.
@@ -90,15 +88,16 @@ def sample_to_dir(
     Every name is checked before the first image is generated: a PNG there that ganctl did
     not write is refused (exit 6) unless `overwrite`.
     """
+    gen = gen or Generation()
     _check_num(num)
-    check_precision(precision)
+    check_precision(gen.precision)
     out = Path(out_dir)
     digits = max(6, len(str(start_index + num - 1)))
     if out.is_dir():
         for i in range(start_index, start_index + num):
             check_output_file(out / f"{i:0{digits}d}.png", overwrite, "--out-dir")
     paths: list[Path] = []
-    for batch in iter_uint8(G, num, seed, batch_size, device, precision, channels_last, compile):
+    for batch in iter_uint8(G, num, seed, gen.batch_size, gen.device, gen.precision, gen.channels_last, gen.compile):
         for image in batch.cpu():
             path = out / f"{start_index + len(paths):0{digits}d}.png"
             atomic_write_bytes(path, _png_bytes(image))
@@ -106,20 +105,12 @@ def sample_to_dir(
     return paths
 
 
-def sample_to_npz(
-    G: nn.Module,
-    num: int,
-    seed: int,
-    path: str | Path,
-    device: torch.device | str = "cpu",
-    batch_size: int = 256,
-    precision: str = "fp32",
-    channels_last: bool = False,
-    compile: bool = False,  # noqa: A002
-) -> Path:
+def sample_to_npz(G: nn.Module, num: int, seed: int, path: str | Path, gen: Generation | None = None) -> Path:
     """An .npz with key `x`: uint8 N×H×W×3 (the layout of the TF FID/IS tooling)."""
+    gen = gen or Generation()
     _check_num(num)
-    return write_npz(generate_uint8(G, num, seed, batch_size, device, precision, channels_last, compile), path)
+    return write_npz(generate_uint8(G, num, seed, gen.batch_size, gen.device, gen.precision, gen.channels_last,
+                                    gen.compile), path)
 
 
 def write_npz(images: torch.Tensor, path: str | Path) -> Path:
@@ -148,27 +139,16 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolate(
-    G: nn.Module,
-    k: int,
-    seed: int,
-    num_pairs: int = 1,
-    device: torch.device | str = "cpu",
-    batch_size: int = 256,
-    precision: str = "fp32",
-    channels_last: bool | None = None,
-    compile: bool = False,  # noqa: A002 - same name as generate_uint8's
-) -> torch.Tensor:
-    """uint8 (num_pairs*k)×3×H×W: k slerp steps (ends included) between each seeded noise pair, row by row.
-
-    channels_last None: on with CUDA (as generate_uint8)."""
+def interpolate(G: nn.Module, k: int, seed: int, num_pairs: int = 1, gen: Generation | None = None) -> torch.Tensor:
+    """uint8 (num_pairs*k)×3×H×W: k slerp steps (ends included) between each seeded noise pair, row by row."""
+    gen = gen or Generation()
     if k < 2:
         raise UsageError(f"interpolation needs at least 2 steps, got {k}")
     _check_num(num_pairs)
     noise = make_noise(2 * num_pairs, int(G.latent_dim), seed)
     path = slerp(noise[0::2], noise[1::2], torch.linspace(0, 1, k)).reshape(num_pairs * k, -1)
-    device = torch.device(device)
-    if channels_last is None:
-        channels_last = device.type == "cuda"
-    with fast_path(G, device, channels_last=channels_last, compile=compile) as fn:
-        return torch.cat([b.cpu() for b in generate_from_noise(G, path, batch_size, device, precision, forward=fn)])
+    device = torch.device(gen.device)
+    channels_last = device.type == "cuda" if gen.channels_last is None else gen.channels_last
+    with fast_path(G, device, channels_last=channels_last, compile=gen.compile) as fn:
+        return torch.cat([b.cpu() for b in generate_from_noise(G, path, gen.batch_size, device, gen.precision,
+                                                               forward=fn)])

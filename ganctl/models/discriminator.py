@@ -42,7 +42,7 @@ DISCRIMINATOR_SPEC_KEYS = (
 )
 
 
-def discriminator_spec(
+def discriminator_spec(  # size: one keyword per field of the JSON spec that artifacts store
     kind: str = "resnet",
     width: int = 512,
     resolution: int = 32,

@@ -317,6 +317,23 @@ def build_reference_discriminator(
 
 
 # ---------------------------------------------------------------------------------------- one call
+def _claim_targets(out: Path, with_d: bool, force: bool) -> dict[str, Path]:
+    """The files the import writes; `out` created, an existing file refused unless `force`."""
+    targets = {"generator": out / "generator.safetensors", "genotype": out / "genotype.json"}
+    if with_d:
+        targets["discriminator"] = out / "discriminator.safetensors"
+    if out.exists() and not out.is_dir():
+        raise RunDirError("--out exists and is not a folder", out)
+    clash = [p for p in targets.values() if p.exists()]
+    if clash and not force:
+        raise RunDirError(f"{clash[0].name} already exists; pass --force to replace it", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunDirError(f"cannot create the output folder ({e.strerror or e})", out) from e
+    return targets
+
+
 def import_reference(
     checkpoint: str | Path,
     genotype: str | Path,
@@ -346,19 +363,7 @@ def import_reference(
         d_state = select_state(ckpt, DISCRIMINATOR_KEY, checkpoint, "discriminator")
         D = build_reference_discriminator(d_state, resolution=G.resolution, source=checkpoint)
 
-    targets = {"generator": out / "generator.safetensors", "genotype": out / "genotype.json"}
-    if D is not None:
-        targets["discriminator"] = out / "discriminator.safetensors"
-    if out.exists() and not out.is_dir():
-        raise RunDirError("--out exists and is not a folder", out)
-    clash = [p for p in targets.values() if p.exists()]
-    if clash and not force:
-        raise RunDirError(f"{clash[0].name} already exists; pass --force to replace it", out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RunDirError(f"cannot create the output folder ({e.strerror or e})", out) from e
-
+    targets = _claim_targets(out, D is not None, force)
     sha = file_sha256(checkpoint)
     plain = {k: v for k, v in ckpt.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
     base = {

@@ -18,10 +18,10 @@ import torch
 from torch import nn
 
 from ganctl.errors import SpecError, UsageError
+from ganctl.export import DEFAULT_OPSET, FORMATS
 from ganctl.io.atomic import atomic_target
+from ganctl.models.artifact import load_generator
 
-FORMATS = {"onnx": (".onnx",), "torchscript": (".pt", ".ts", ".torchscript")}
-DEFAULT_OPSET = 17
 CHECK_ATOL = 1e-4  # fp32 graphs agree to ~1e-6 on images in [-1, 1]; 1e-4 leaves room for other kernels
 
 
@@ -38,8 +38,8 @@ class ExportResult:
 
 def _need_onnx() -> None:
     try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
+        import onnx  # noqa: F401  # lazy: optional dependency (pip install 'ganctl[export]')
+        import onnxruntime  # noqa: F401  # lazy: optional dependency
     except ImportError as e:
         raise UsageError(
             f"--format onnx needs the onnx and onnxruntime packages ({e.name} is missing); "
@@ -71,7 +71,7 @@ def _export_onnx(G: nn.Module, z: torch.Tensor, path: Path, dynamic: bool, opset
 
 
 def _run_onnx(path: Path, z: torch.Tensor) -> torch.Tensor:
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: optional dependency, checked by _need_onnx
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -110,8 +110,6 @@ def export_generator(
 
     With `dynamic_batch` any batch size runs; otherwise the file is for exactly `batch` latents.
     """
-    from ganctl.models.artifact import load_generator
-
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt!r} is not known (choose {' | '.join(FORMATS)})")
     out = Path(out)
