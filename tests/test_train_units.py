@@ -35,7 +35,8 @@ def test_presets_and_overrides():
 
 def test_resume_config_refuses_changes_unless_allowed():
     saved = resolve_config("tiny", {"out": "a"}).to_dict()
-    with pytest.raises(UsageError, match=r"steps \(2400 -> 40\), width"):
+    tiny = PRESETS["tiny"]
+    with pytest.raises(UsageError, match=rf"steps \({tiny['steps']} -> 40\), width \({tiny['width']} -> 4\)"):
         resume_config(saved, {"steps": 40, "width": 4}, [])
     cfg = resume_config(saved, {"steps": 40, "out": "b", "device": "cpu"}, ["steps"])
     assert cfg.steps == 40 and cfg.out == "b"
