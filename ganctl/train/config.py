@@ -89,6 +89,10 @@ class TrainConfig(Recipe):
     device: str = "auto"
     teacher_d: str | None = None
 
+    def __post_init__(self) -> None:
+        super().__post_init__()  # the recipe's checks
+        validate(self)  # train's own: a config that exists is valid
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -195,9 +199,7 @@ def resolve_config(preset: str, overrides: dict[str, Any]) -> TrainConfig:
         values["steps"] = None
     if overrides.get("eval_every") is not None and overrides.get("eval_every_epochs") is None:
         values["eval_every_epochs"] = None
-    cfg = TrainConfig.from_dict(values)
-    validate(cfg)
-    return cfg
+    return TrainConfig.from_dict(values)
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -281,9 +283,7 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], allow_change
             f"--resume: the config differs from the saved run in {detail}; "
             f"pass --allow-change KEY for each key to accept the change"
         )
-    cfg = TrainConfig.from_dict(merged)
-    validate(cfg)
-    return cfg
+    return TrainConfig.from_dict(merged)
 
 
 # Fields added after ganctl 0.1.0, with the behaviour 0.1.0 had: a run it started can still be resumed.
