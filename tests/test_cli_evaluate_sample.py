@@ -5,24 +5,17 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_artifact import tiny_generator_artifact
 from typer.testing import CliRunner
 
 from ganctl.cli.app import app
-from ganctl.genotype import load_genotype
-from ganctl.io.artifact import save_generator
-from ganctl.models import build_generator, generator_spec
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
-    torch.manual_seed(0)
-    G = build_generator(generator_spec(load_genotype("mmd-adversarialnas-cifar10"), resolution=32, width=8,
-                                       latent_dim=12, activation="pmish"))
-    path = tmp_path_factory.mktemp("art") / "generator.safetensors"
-    save_generator(path, G.eval(), {"step": 0})
-    return path
+    return tiny_generator_artifact(tmp_path_factory.mktemp("art"))[0]
 
 
 def _last_json(output):

@@ -4,25 +4,18 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_artifact import tiny_generator_artifact
 
 import ganctl
 from ganctl.errors import RunDirError, UsageError
 from ganctl.evaluate.extractors import build_extractor, extract_features
 from ganctl.evaluate.generate import make_noise, to_uint8
 from ganctl.evaluate.stage import EvaluateConfig, EvaluateHooks, short_names
-from ganctl.genotype import load_genotype
-from ganctl.io.artifact import save_generator
-from ganctl.models import build_generator, generator_spec
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
-    torch.manual_seed(0)
-    G = build_generator(generator_spec(load_genotype("mmd-adversarialnas-cifar10"), resolution=32, width=8,
-                                       latent_dim=12, activation="pmish"))
-    path = tmp_path_factory.mktemp("art") / "generator.safetensors"
-    save_generator(path, G.eval(), {"step": 0, "data": "shapes"})
-    return path, G
+    return tiny_generator_artifact(tmp_path_factory.mktemp("art"), {"data": "shapes"})
 
 
 def _fid64(mu1, s1, mu2, s2):

@@ -3,25 +3,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_artifact import tiny_generator_artifact
 from typer.testing import CliRunner
 
 import ganctl
 from ganctl.cli.app import app
 from ganctl.errors import UsageError
 from ganctl.evaluate.generate import make_noise, to_uint8
-from ganctl.genotype import load_genotype
-from ganctl.io.artifact import save_generator
-from ganctl.models import build_generator, generator_spec
 from ganctl.sample import SampleConfig
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
-    torch.manual_seed(0)
-    G = build_generator(generator_spec(load_genotype("mmd-adversarialnas-cifar10"), resolution=32, width=8,
-                                       latent_dim=12, activation="pmish"))
-    path = tmp_path_factory.mktemp("art") / "generator.safetensors"
-    save_generator(path, G.eval(), {"step": 0})
+    path, G = tiny_generator_artifact(tmp_path_factory.mktemp("art"))
     return path, G
 
 
