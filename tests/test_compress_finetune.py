@@ -28,14 +28,14 @@ def _split(G):
     return factors, others
 
 
-def _run(tmp_path, freeze, teacher=None, steps=3):
+def _run(tmp_path, freeze, teacher=None, steps=3, **recipe):
     torch.manual_seed(0)
     G, D = _models()
     before_f, before_o = _split(G)
     data = load_data("shapes", resolution=32, max_images=64)
     stream = BatchStream(data, 8, "cpu", seed=0)
     cfg = FinetuneConfig(steps=steps, batch_size=8, freeze_factors=freeze, checkpoint_every=2, lr_g=1e-3,
-                         lr_d=1e-3)
+                         lr_d=1e-3, **recipe)
     out = finetune(G, D, teacher, stream, cfg, torch.device("cpu"), tmp_path / "ft.pt", {"plan": []})
     after_f, after_o = _split(G)
     return out, before_f, after_f, before_o, after_o
@@ -64,3 +64,18 @@ def test_teacher_changes_the_result(tmp_path):
     *_, plain = _run(tmp_path / "a", freeze=False)
     *_, with_teacher = _run(tmp_path / "b", freeze=False, teacher=teacher)
     assert any(not torch.equal(plain[k], with_teacher[k]) for k in plain)
+
+
+def test_the_fine_tuned_generator_is_the_ema_of_its_steps(tmp_path):
+    """Decay 0 keeps the raw weights after one step; decay 0.5 without warm-up must land halfway between
+    the starting weights and those (ema = d·start + (1-d)·raw, computed here by hand)."""
+    torch.manual_seed(0)
+    start = {n: p.detach().clone() for n, p in _models()[0].named_parameters()}
+    _, bf, raw_f, bo, raw_o = _run(tmp_path / "raw", freeze=False, steps=1, ema_decay=0.0, ema_warmup=False)
+    _, _, half_f, _, half_o = _run(tmp_path / "half", freeze=False, steps=1, ema_decay=0.5, ema_warmup=False)
+    assert {**bf, **bo}.keys() == start.keys()
+    raw, half = {**raw_f, **raw_o}, {**half_f, **half_o}
+    assert sum(not torch.equal(start[k], raw[k]) for k in start) > 0  # the step moved the weights
+    for k in start:
+        expected = 0.5 * start[k].double() + 0.5 * raw[k].double()
+        assert torch.allclose(half[k].double(), expected, atol=1e-6), k

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ganctl.core.ddp import World
+from ganctl.core.ema import EMA
 from ganctl.core.loop import GANLoop, LoopHooks
 from ganctl.core.optim import make_adam
 from ganctl.core.step import GANStep, StepModules
@@ -85,8 +86,12 @@ def finetune(  # size: the compress checkpoint contract; tests call it positiona
     log: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run (or continue) `cfg.steps` steps of the core loop; checkpoints every `checkpoint_every` and at the end."""
+    """Run (or continue) `cfg.steps` steps of the core loop; checkpoints every `checkpoint_every` and at the end.
+
+    G ends holding the EMA of its fine-tuned weights (the recipe's `ema_decay`/`ema_warmup`, as train
+    exports; methods §10): the raw weights of a short GAN fine-tune are a noisy point of the trajectory."""
     step_fn = _step_fn(G, D, teacher, cfg, device)
+    ema = EMA(G, cfg.ema_decay, warmup=cfg.ema_warmup)
     noise = torch.Generator(device=device)
     noise.manual_seed(derive_seed(cfg.seed, "compress/noise") % (1 << 63))
     latent = int(G.latent_dim)
@@ -95,12 +100,13 @@ def finetune(  # size: the compress checkpoint contract; tests call it positiona
         lambda real: torch.randn(real.shape[0], latent, generator=noise, device=device),
         n_critic=cfg.n_critic, total=cfg.steps,
     )
-    parts = {"G": G, "D": D, "opt_g": step_fn.opt_g, "opt_d": step_fn.opt_d, "data": stream}
+    parts = {"G": G, "D": D, "opt_g": step_fn.opt_g, "opt_d": step_fn.opt_d, "data": stream, "ema": ema}
     if resume and checkpoint.exists():
         state = load_checkpoint(checkpoint, expect_kind="compress")
         with restoring(checkpoint):
             for key, part in parts.items():
-                part.load_state_dict(state[key])
+                # a checkpoint from before the fine-tune kept an EMA: the average restarts at G
+                part.load_state_dict(state[key] if key in state or key != "ema" else G.state_dict())
             noise.set_state(state["noise_rng"].to(noise.get_state().device))
             set_rng_state(state["rng"])
             loop.step = int(state["step"])
@@ -126,8 +132,10 @@ def finetune(  # size: the compress checkpoint contract; tests call it positiona
             save_checkpoint(checkpoint, {"kind": "compress", "step": step, **state,
                                          "noise_rng": noise.get_state(), "rng": rng_state(), **extra_state})
 
-    loop.hooks = LoopHooks(after_step=after_step)
+    loop.hooks = LoopHooks(after_g=lambda step: ema.update(G, step), after_step=after_step)
     step = loop.run()
+    with torch.no_grad():
+        G.load_state_dict(ema.state_dict())
     G.to(memory_format=torch.contiguous_format).eval().requires_grad_(False)
     return {"steps": step}
 
