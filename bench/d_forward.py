@@ -12,9 +12,9 @@ import time
 
 import torch
 
-from ganctl.core.ddp import World
 from ganctl.core.step import GANStep, StepModules
 from ganctl.recipe import Recipe
+from ganctl.runtime import World
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import build_models
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 from _common import device_name, interleaved, sync, tf32
 
-from ganctl.core.ddp import World
 from ganctl.core.ema import EMA
 from ganctl.core.optim import compile_module, make_adam
 from ganctl.core.step import GANStep, StepModules
+from ganctl.runtime import World
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import build_models
 

@@ -1,15 +1,18 @@
 """Runtime concerns in one place: device selection, seed derivation (one --seed, many independent,
-reproducible streams) and precision/autocast."""
+reproducible streams), precision/autocast and the torchrun process group (`World`)."""
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import random
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from ganctl.errors import UsageError
 from ganctl.recipe import AUTO, PRECISIONS
@@ -116,3 +119,60 @@ def report_progress(stage: str, done: int, total: int) -> None:
     fn = _PROGRESS.get()
     if fn is not None:
         fn(stage, done, total)
+
+
+# The torchrun process group: one process per GPU, ranks from the environment.
+@dataclass
+class World:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def slice(self, batch: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous part of a global batch."""
+        if not self.distributed:
+            return batch
+        per = batch.shape[0] // self.world_size
+        return batch[self.rank * per : (self.rank + 1) * per]
+
+
+def world_from_env() -> World:
+    return World(
+        int(os.environ.get("RANK", 0)),
+        int(os.environ.get("WORLD_SIZE", 1)),
+        int(os.environ.get("LOCAL_RANK", 0)),
+    )
+
+
+def init_distributed(device: torch.device) -> World:
+    """Join the torchrun process group (nccl on CUDA, gloo on CPU); a no-op for one process."""
+    world = world_from_env()
+    if world.distributed and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return world
+
+
+def rank_device(device: torch.device, world: World) -> torch.device:
+    """Each rank drives its own GPU (LOCAL_RANK) when several processes share a machine."""
+    if device.type == "cuda" and world.distributed:
+        torch.cuda.set_device(world.local_rank)
+        return torch.device("cuda", world.local_rank)
+    return device
+
+
+def barrier(world: World) -> None:
+    if world.distributed:
+        dist.barrier()
+
+
+def shutdown(world: World) -> None:
+    if world.distributed and dist.is_initialized():
+        dist.destroy_process_group()

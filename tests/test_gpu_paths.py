@@ -25,10 +25,10 @@ def _models():
 
 
 def _run_steps(G, D, compiled: bool, precision: str, steps: int = 3):
-    from ganctl.core.ddp import World
     from ganctl.core.optim import compile_module, make_adam
     from ganctl.core.step import GANStep, StepModules
     from ganctl.recipe import Recipe
+    from ganctl.runtime import World
 
     G = copy.deepcopy(G).to(memory_format=torch.channels_last)
     D = copy.deepcopy(D).to(memory_format=torch.channels_last)

@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from ganctl.core.ddp import World
 from ganctl.core.ema import EMA
 from ganctl.core.step import GANStep, StepModules
 from ganctl.errors import UsageError
 from ganctl.models import build_discriminator, discriminator_spec
 from ganctl.recipe import Recipe
+from ganctl.runtime import World
 from ganctl.train.config import resolve_config
 
 

@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch import nn
 
-from ganctl.core.ddp import World
 from ganctl.core.optim import make_adam, resolve_compile
 from ganctl.core.step import GANStep, StepModules
 from ganctl.data import BatchStream
 from ganctl.nn.spectral import SpectralScale
 from ganctl.recipe import Recipe
+from ganctl.runtime import World
 from ganctl.train.config import resolve_config
 from ganctl.train.loop import build_models
 

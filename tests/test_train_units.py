@@ -9,12 +9,12 @@ import torch
 from torch import nn
 from train_standins import StandInD, StandInG
 
-from ganctl.core.ddp import World
 from ganctl.core.ema import EMA
 from ganctl.core.sparse import SparseMasks, cosine_drop, erk_densities
 from ganctl.core.step import GANStep, StepModules
 from ganctl.errors import UsageError
 from ganctl.recipe import Recipe
+from ganctl.runtime import World
 from ganctl.train.config import PRESETS, resolve_config, resume_config
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganctl.core.ddp import World
 from ganctl.core.ema import EMA
 from ganctl.core.loop import GANLoop, LoopHooks
 from ganctl.core.optim import make_adam
@@ -25,7 +24,7 @@ from ganctl.errors import TrainingDivergedError
 from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.nn.factorised import Factorised
 from ganctl.recipe import DEFAULTS, RECIPE_FIELDS, Recipe, upgrade_keys
-from ganctl.runtime import derive_seed, rng_state, set_rng_state
+from ganctl.runtime import World, derive_seed, rng_state, set_rng_state
 
 
 @dataclass(kw_only=True)

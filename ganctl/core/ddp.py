@@ -1,4 +1,5 @@
-"""Multi-process training under torchrun: process group from the environment, rank helpers.
+"""Multi-process training under torchrun: the batch and gradient collectives of the GAN step (the process
+group itself, `World` and its set-up, lives in ganctl.runtime).
 
 Design: the global batch is drawn identically on every rank and each rank takes its
 slice, and the D outputs are all-gathered (with gradient) before the loss. The MMD loss
@@ -9,59 +10,11 @@ sum cancel exactly).
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-
 import torch
 import torch.distributed as dist
 
 from ganctl.errors import UsageError
-
-
-@dataclass
-class World:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def slice(self, batch: torch.Tensor) -> torch.Tensor:
-        """This rank's contiguous part of a global batch."""
-        if not self.distributed:
-            return batch
-        per = batch.shape[0] // self.world_size
-        return batch[self.rank * per : (self.rank + 1) * per]
-
-
-def world_from_env() -> World:
-    return World(
-        int(os.environ.get("RANK", 0)),
-        int(os.environ.get("WORLD_SIZE", 1)),
-        int(os.environ.get("LOCAL_RANK", 0)),
-    )
-
-
-def init_distributed(device: torch.device) -> World:
-    """Join the torchrun process group (nccl on CUDA, gloo on CPU); a no-op for one process."""
-    world = world_from_env()
-    if world.distributed and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return world
-
-
-def rank_device(device: torch.device, world: World) -> torch.device:
-    """Each rank drives its own GPU (LOCAL_RANK) when several processes share a machine."""
-    if device.type == "cuda" and world.distributed:
-        torch.cuda.set_device(world.local_rank)
-        return torch.device("cuda", world.local_rank)
-    return device
+from ganctl.runtime import World
 
 
 def check_batch(batch_size: int, world: World) -> None:
@@ -88,13 +41,3 @@ def broadcast_float(value: float, world: World, device: torch.device) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     dist.broadcast(t, src=0)
     return float(t.item())
-
-
-def barrier(world: World) -> None:
-    if world.distributed:
-        dist.barrier()
-
-
-def shutdown(world: World) -> None:
-    if world.distributed and dist.is_initialized():
-        dist.destroy_process_group()

@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from ganctl.core import losses
-from ganctl.core.ddp import World, gather
+from ganctl.core.ddp import gather
 from ganctl.recipe import DEFAULTS, Recipe
-from ganctl.runtime import precision_autocast, resolve_precision
+from ganctl.runtime import World, precision_autocast, resolve_precision
 
 
 @dataclass

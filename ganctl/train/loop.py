@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from ganctl import runtime
 from ganctl.core import ddp, losses
 from ganctl.core.dgl import check_teacher_shape, load_teacher
 from ganctl.core.ema import EMA
@@ -106,7 +107,7 @@ def _configure_determinism(cfg: TrainConfig, device: torch.device) -> None:
 class Trainer:
     """One run: built from a config, optionally restored from the run folder's checkpoint."""
 
-    def __init__(self, cfg: TrainConfig, run: RunDir, world: ddp.World, device: torch.device, hooks: Hooks):
+    def __init__(self, cfg: TrainConfig, run: RunDir, world: runtime.World, device: torch.device, hooks: Hooks):
         self.cfg, self.run, self.world, self.device, self.hooks = cfg, run, world, device, hooks
         ddp.check_batch(cfg.batch_size, world)
         seed_all(cfg.seed)
@@ -463,7 +464,7 @@ class Trainer:
             pause = os.environ.get("GANCTL_TEST_PAUSE_AFTER_CHECKPOINT")  # lets a test SIGKILL mid-run
             if pause:
                 time.sleep(float(pause))
-        ddp.barrier(self.world)
+        runtime.barrier(self.world)
 
     def _finish(self) -> dict[str, Any]:
         summary: dict[str, Any] = {
@@ -529,8 +530,8 @@ def train(
 ) -> dict[str, Any]:
     """Run (or resume) a training run in `cfg.out`; returns the summary (also in status.json)."""
     device = resolve_device(cfg.device)
-    world = ddp.init_distributed(device)
-    device = ddp.rank_device(device, world)
+    world = runtime.init_distributed(device)
+    device = runtime.rank_device(device, world)
     _configure_determinism(cfg, device)
     if cfg.compile is None:  # config.json records what ran
         cfg = dataclasses.replace(cfg, compile=resolve_compile(None, device))
@@ -560,7 +561,7 @@ def train(
         raise
     finally:
         run.close()
-        ddp.shutdown(world)
+        runtime.shutdown(world)
 
 
 def checkpoint_path(out: str | Path) -> Path:
