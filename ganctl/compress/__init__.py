@@ -5,8 +5,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ganctl.lazy import lazy_getattr
 
 # name -> (submodule, attribute)
 _EXPORTS = {
@@ -18,10 +17,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ganctl.compress' has no attribute {name!r}")
-    module, attr = _EXPORTS[name]
-    return getattr(importlib.import_module(f"ganctl.compress.{module}"), attr)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -6,8 +6,7 @@ Import-light on purpose: the submodules are imported on first use of a name list
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ganctl.lazy import lazy_getattr
 
 _EXPORTS = {
     "Extractor": "extractors",
@@ -59,9 +58,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ganctl.evaluate' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"ganctl.evaluate.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -7,15 +7,9 @@ lives in `ganctl.evaluate.sample` and `ganctl.evaluate.generate`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ganctl.lazy import lazy_getattr
 
 _EXPORTS = {"run": "stage", "SampleConfig": "stage", "SampleOutcome": "stage"}
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ganctl.sample' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"ganctl.sample.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Import-light on purpose: `import ganctl.train.config` loads no torch; the stage 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ganctl.lazy import lazy_getattr
 
 # name -> (submodule, attribute)
 _EXPORTS = {
@@ -18,10 +17,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'ganctl.train' has no attribute {name!r}")
-    module, attr = _EXPORTS[name]
-    return getattr(importlib.import_module(f"ganctl.train.{module}"), attr)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
