@@ -42,7 +42,10 @@ FINETUNE_STEPS=${FINETUNE_STEPS:-0}
 TEACHER=()
 [ "$FINETUNE_STEPS" -gt 0 ] && TEACHER=(--teacher-d "$OUT/train/discriminator.safetensors")
 echo "== 3/5 compress: Adaptive Rank Decomposition (--rank auto, --target-params 0.75) =="
+# ARD probes the layers that hold the parameters (the latent projections and the cells' 3×3 convs; the
+# 1×1 up/skip convs hold 272 parameters each), which halves the probes of the stage.
 ganctl compress "$OUT/train/best_generator.safetensors" --rank auto --target-params 0.75 --data "$DATA" \
+  --layers 'latent_proj.*' --layers 'cells.*.c*.conv' \
   --out "$OUT/compress" --finetune-steps "$FINETUNE_STEPS" --batch-size 32 ${TEACHER[@]+"${TEACHER[@]}"} \
   --probe-samples 256 --force "${COMMON[@]}" --quiet
 
