@@ -73,6 +73,12 @@ def command(  # size: Typer declares one parameter per flag
             help="Uncompressed model's discriminator (.safetensors or train checkpoint): DGL term.",
         ),
     ] = None,
+    distill_weight: Annotated[
+        float,
+        typer.Option("--distill-weight", rich_help_panel=LOSS, show_default=True,
+                     help="Fine-tuning: weight of the L1 pull toward the uncompressed G's output on the same noise "
+                          "(output distillation; e.g. --finetune-steps 200 --distill-weight 1)."),
+    ] = 0.0,
     dgl_weight: Annotated[
         float | None,
         typer.Option("--dgl-weight", rich_help_panel=LOSS,

@@ -38,6 +38,7 @@ class FinetuneConfig(Recipe):
     steps: int = 0
     batch_size: int = 64
     freeze_factors: bool = False
+    distill_weight: float = 0.0  # L1 pull toward the uncompressed G's output on the same noise (0 = off)
     checkpoint_every: int = 200
     seed: int = 0
     precision: str = "fp32"  # resolved for the device by the caller; never inherited (machine-dependent)
@@ -84,12 +85,17 @@ def finetune(  # size: the compress checkpoint contract; tests call it positiona
     resume: bool = False,
     log: Callable[[dict[str, Any]], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    g_teacher: nn.Module | None = None,
 ) -> dict[str, Any]:
     """Run (or continue) `cfg.steps` steps of the core loop; checkpoints every `checkpoint_every` and at the end.
 
     G ends holding the EMA of its fine-tuned weights (the recipe's `ema_decay`/`ema_warmup`, as train
-    exports; methods §10): the raw weights of a short GAN fine-tune are a noisy point of the trajectory."""
-    step_fn = _step_fn(G, D, teacher, cfg, device)
+    exports; methods §10): the raw weights of a short GAN fine-tune are a noisy point of the trajectory.
+    With `g_teacher` (the uncompressed G) and `cfg.distill_weight > 0`, G's loss also pulls its output
+    toward the teacher's on the same noise."""
+    if g_teacher is not None:
+        g_teacher.to(device).eval().requires_grad_(False)
+    step_fn = _step_fn(G, D, teacher, cfg, device, g_teacher)
     ema = EMA(G, cfg.ema_decay, warmup=cfg.ema_warmup)
     noise = torch.Generator(device=device)
     noise.manual_seed(derive_seed(cfg.seed, "compress/noise") % (1 << 63))
@@ -140,7 +146,7 @@ def finetune(  # size: the compress checkpoint contract; tests call it positiona
 
 
 def _step_fn(G: nn.Module, D: nn.Module, teacher: nn.Module | None, cfg: FinetuneConfig,
-             device: torch.device) -> GANStep:
+             device: torch.device, g_teacher: nn.Module | None = None) -> GANStep:
     """The train step on the student: G (factors frozen or not) and its D, NHWC on CUDA as in train."""
     G.to(device).train()
     D.to(device).train()
@@ -152,13 +158,14 @@ def _step_fn(G: nn.Module, D: nn.Module, teacher: nn.Module | None, cfg: Finetun
     opt_g = make_adam(params, cfg.lr_g, (cfg.beta1, cfg.beta2), device)  # fused on CUDA, as in train
     opt_d = make_adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), device)
     step_fn = GANStep(
-        StepModules(G, D, G, G, D, D, teacher),
+        StepModules(G, D, G, G, D, D, teacher, g_teacher if cfg.distill_weight > 0 else None),
         opt_g,
         opt_d,
         cfg,  # the DGL term acts only with a teacher (StepModules.teacher)
         device=device,
         world=World(),
         channels_last=channels_last,
+        distill_weight=cfg.distill_weight,
     )
     step_fn.b_u = cfg.bound_upper
     return step_fn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
-from dataclasses import InitVar, asdict, dataclass, field
+from dataclasses import MISSING, InitVar, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ class CompressConfig:
     finetune_steps: int = 0
     checkpoint_every: int = 200
     freeze_factors: bool = False
+    distill_weight: float = 0.0  # fine-tuning: L1 pull toward the uncompressed G's output (0 = off)
     teacher_d: str | None = None
     data: str | None = None
     data_root: str | None = None
@@ -139,6 +140,10 @@ def _check_config(cfg: CompressConfig) -> str:
         raise UsageError(f"--finetune-steps {cfg.finetune_steps}: must be ≥ 0")
     if cfg.teacher_d and cfg.finetune_steps == 0:
         raise UsageError("--teacher-d only acts during fine-tuning; add --finetune-steps N")
+    if cfg.distill_weight < 0:
+        raise UsageError(f"--distill-weight {cfg.distill_weight}: must be ≥ 0")
+    if cfg.distill_weight > 0 and cfg.finetune_steps == 0:
+        raise UsageError("--distill-weight only acts during fine-tuning; add --finetune-steps N")
     return policy
 
 
@@ -149,6 +154,8 @@ RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every"
 def _check_resume_flags(cfg: CompressConfig) -> None:
     """A resumed compression must use the saved flags: its plan and layers already hold the old ones."""
     saved = upgrade_saved(RunDir.load_config(cfg.out), CompressConfig)  # older runs: b_u, lr, extractor
+    # a flag added after the run was saved: the run went with its default
+    saved = {**{f.name: f.default for f in fields(CompressConfig) if f.default is not MISSING}, **saved}
     check_saved_config(saved, CompressConfig, Path(cfg.out) / CONFIG)
     now = asdict(cfg)
     keys = [k for k in now if k not in RUNTIME_KEYS]
@@ -228,6 +235,7 @@ def _finetune_config(cfg: CompressConfig, provenance: dict, device: torch.device
         steps=cfg.finetune_steps,
         batch_size=cfg.batch_size,
         freeze_factors=cfg.freeze_factors,
+        distill_weight=cfg.distill_weight,
         seed=cfg.seed,
         checkpoint_every=cfg.checkpoint_every,
         precision=resolve_precision(cfg.precision, device),
@@ -400,7 +408,8 @@ def _finetune(job: _Job, student: nn.Module, plan: Plan, ft_config: tuple[Finetu
     )
     progress = (lambda s, t: hooks.progress("finetune", s, t)) if hooks.progress else None
     out = finetune(student, D, job.teacher, stream, ft_cfg, job.device, job.run.path(CHECKPOINT),
-                   {"plan": plan.entries}, resume=cfg.resume, log=job.run.log, progress=progress)
+                   {"plan": plan.entries}, resume=cfg.resume, log=job.run.log, progress=progress,
+                   g_teacher=job.G if ft_cfg.distill_weight > 0 else None)
     return int(out["steps"])
 
 
@@ -420,6 +429,7 @@ def _provenance(job: _Job, ft_config: tuple[FinetuneConfig, list[str]], ft_steps
         "freeze_factors": cfg.freeze_factors,
         "teacher_d": cfg.teacher_d,
         "dgl_weight": ft_config[0].dgl_weight if cfg.teacher_d else None,
+        "distill_weight": cfg.distill_weight if ft_steps else None,
         "seed": cfg.seed,
         "loss": parent.provenance.get("loss", "mmd"),
     }

@@ -35,7 +35,8 @@ class StepModules:
     g_nograd: nn.Module  # G forward for the D step (no DDP hooks needed)
     d_train: nn.Module  # D forward whose gradient trains D (DDP-wrapped when distributed)
     d_frozen: nn.Module  # D forward inside the G step (params frozen, no DDP)
-    teacher: nn.Module | None = None
+    teacher: nn.Module | None = None  # frozen D of the uncompressed model (DGL, methods §6)
+    g_teacher: nn.Module | None = None  # frozen uncompressed G (output distillation while fine-tuning)
 
 
 class GANStep:
@@ -49,12 +50,14 @@ class GANStep:
         device: torch.device,
         world: World,
         channels_last: bool = False,
+        distill_weight: float = 0.0,
     ):
         """The step reads the recipe's loss, b_l, λ_m, DGL α, D-forward mode and precision ("auto" is
         resolved for `device`); b_u is set by the loop before each step (it follows the bound schedule)."""
         self.m, self.opt_g, self.opt_d = mods, opt_g, opt_d
         self.loss, self.b_l, self.modified_weight = recipe.loss, recipe.bound_lower, recipe.mmd_modified_weight
         self.dgl_weight = recipe.dgl_weight
+        self.distill_weight = float(distill_weight)  # acts only with mods.g_teacher
         self.precision, self.device, self.world = resolve_precision(recipe.precision, device), device, world
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.d_forward = recipe.d_forward  # one of D_FORWARDS (checked when the recipe was built)
@@ -111,7 +114,18 @@ class GANStep:
                 )
             term = losses.dgl_teacher_term(self.loss, tr, tf, alpha=self.dgl_weight)
             total = total + term
+        if self.m.g_teacher is not None and self.distill_weight > 0:
+            total = total + self.distill_weight * self.distill_term(fake, z)
         return total, term
+
+    def distill_term(self, fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Mean |G(z) - G_teacher(z)| over pixels: output distillation from the uncompressed generator
+        (Li et al., 2020, GAN Compression, §3.1), a regression target that keeps a decomposed G near the
+        dense one where the adversarial signal alone drifts."""
+        assert self.m.g_teacher is not None
+        with torch.no_grad(), self.autocast():
+            target = self.m.g_teacher(z)
+        return (fake.float() - target.float()).abs().mean()
 
     # -- steps -----------------------------------------------------------------------------
     def d_step(self, real: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
