@@ -158,7 +158,7 @@ def _step_fn(G: nn.Module, D: nn.Module, teacher: nn.Module | None, cfg: Finetun
     opt_g = make_adam(params, cfg.lr_g, (cfg.beta1, cfg.beta2), device)  # fused on CUDA, as in train
     opt_d = make_adam(D.parameters(), cfg.lr_d, (cfg.beta1, cfg.beta2), device)
     step_fn = GANStep(
-        StepModules(G, D, G, G, D, D, teacher, g_teacher if cfg.distill_weight > 0 else None),
+        StepModules(G, D, G, G, D, D, teacher, g_teacher),  # the step adds the distill term when its weight > 0
         opt_g,
         opt_d,
         cfg,  # the DGL term acts only with a teacher (StepModules.teacher)
