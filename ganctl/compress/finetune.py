@@ -109,9 +109,10 @@ def finetune(  # size: the compress checkpoint contract; tests call it positiona
     if resume and checkpoint.exists():
         state = load_checkpoint(checkpoint, expect_kind="compress")
         with restoring(checkpoint):
+            # a checkpoint from before the fine-tune kept an EMA has none: the average restarts at G
+            fallback = {"ema": G.state_dict()}
             for key, part in parts.items():
-                # a checkpoint from before the fine-tune kept an EMA: the average restarts at G
-                part.load_state_dict(state[key] if key in state or key != "ema" else G.state_dict())
+                part.load_state_dict(state[key] if key in state else fallback[key])
             noise.set_state(state["noise_rng"].to(noise.get_state().device))
             set_rng_state(state["rng"])
             loop.step = int(state["step"])
