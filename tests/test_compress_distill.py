@@ -91,6 +91,9 @@ def test_cli_checks_and_records_the_weight(tmp_path):
     bad = CliRunner().invoke(app, ["compress", *common, "--out", str(tmp_path / "bad"), "--finetune-steps", "1",
                                    "--distill-weight", "-1"])
     assert bad.exit_code == 2 and "--distill-weight" in bad.output and not (tmp_path / "bad").exists()
+    nan = CliRunner().invoke(app, ["compress", *common, "--out", str(tmp_path / "nan"), "--finetune-steps", "1",
+                                   "--distill-weight", "nan"])
+    assert nan.exit_code == 2 and "distill_weight" in nan.output.replace("-", "_") and not (tmp_path / "nan").exists()
     idle = CliRunner().invoke(app, ["compress", *common, "--out", str(tmp_path / "idle"), "--distill-weight", "1"])
     assert idle.exit_code == 2 and "--finetune-steps" in idle.output
     ok = CliRunner().invoke(app, ["compress", *common, "--out", str(tmp_path / "ok"), "--finetune-steps", "2",
