@@ -33,7 +33,8 @@ def test_old_config_resumes_with_old_behaviour(tmp_path, monkeypatch):
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 3
     assert ADDED_AFTER_0_1_0 == {"bound_increment": 4.0, "ema_warmup": True, "d_forward": "joint",
-                                 "metric": "proxy", "inception_weights": None, "compile_mode": "default"}
+                                 "metric": "proxy", "inception_weights": None, "compile_mode": "default",
+                                 "lr_decay_start": None}
     assert read_json_object(out / "config.json")["steps"] == 3
 
 

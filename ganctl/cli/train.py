@@ -96,6 +96,11 @@ def command(  # size: Typer declares one parameter per flag
     beta1: Annotated[float | None, _opt("--beta1", panel=OPTIM, help="Adam β1.")] = None,
     beta2: Annotated[float | None, _opt("--beta2", panel=OPTIM, help="Adam β2.")] = None,
     n_critic: Annotated[int | None, _opt("--n-critic", panel=OPTIM, help="D steps per G step.")] = None,
+    lr_decay_start: Annotated[
+        float | None,
+        _opt("--lr-decay-start", panel=OPTIM,
+             help="From this fraction of the run, both learning rates fall linearly to 0 (1: constant, the paper's recipe)."),
+    ] = None,
     ema_decay: Annotated[float | None, _opt("--ema-decay", panel=OPTIM, help="EMA decay of G.")] = None,
     ema_warmup: Annotated[
         bool | None, _opt("--ema-warmup/--no-ema-warmup", panel=OPTIM, help="EMA decay min(d, (1+t)/(10+t)) early on.")

@@ -24,6 +24,7 @@ from ganctl.core.step import GANStep
 class LoopHooks:
     """What a stage adds around the step; each hook is optional."""
 
+    before_step: Callable[[int], None] | None = None  # before the step, given the steps done (LR schedule)
     after_d: Callable[[], None] | None = None  # after every critic step (sparse D masks)
     after_g: Callable[[int], None] | None = None  # after the G step, given the new step count (sparsity, EMA)
     after_step: Callable[[int], None] | None = None  # after the losses are recorded (ticks, evaluation, checkpoints)
@@ -51,6 +52,8 @@ class GANLoop:
     def one_step(self) -> None:
         """One generator update with its critic updates; `next_noise` gets the real batch it goes with."""
         sf, hooks = self.step_fn, self.hooks
+        if hooks.before_step:
+            hooks.before_step(self.step)
         if self.bound is not None:
             sf.b_u = self.bound.b_u
         real, loss_d = None, None

@@ -28,6 +28,29 @@ def make_adam(
     return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
 
 
+def lr_factor(step: int, total: int, decay_start: float | None) -> float:
+    """Learning-rate multiplier before update `step` (0-based) of `total`: 1, then linear towards 0.
+
+    decay_start None keeps the rates constant (the paper's recipe, methods §10). Otherwise the rates stay
+    constant until update ⌊decay_start·total⌋ and then fall linearly, the last update using 1/(remaining
+    steps) of them -- the optional linear decay of AutoGAN-style training code, started late so that a
+    short run first learns at full speed and then settles instead of ending mid-oscillation.
+    """
+    if decay_start is None:
+        return 1.0
+    first = int(decay_start * total)
+    if step < first:
+        return 1.0
+    return max(total - step, 0) / max(total - first, 1)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Every parameter group of `optimizer` at `lr` (the scheduled rate is derived from the step, so a
+    resumed run needs no scheduler state)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def default_precision(device: torch.device) -> str:
     """bf16 autocast on CUDA (tensor cores; losses still in fp32), fp32 on the CPU."""
     return resolve_precision(AUTO, device)

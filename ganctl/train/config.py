@@ -88,6 +88,7 @@ class TrainConfig(Recipe):
     deterministic: bool = False
     device: str = "auto"
     teacher_d: str | None = None
+    lr_decay_start: float | None = None  # from this fraction of the run both rates fall linearly to 0 (None, 1: off)
 
     def __post_init__(self) -> None:
         super().__post_init__()  # the recipe's checks
@@ -152,26 +153,26 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 100.0,
         "eval_every_epochs": 2.0,
     },
-    # CPU demos and tests. Measured on `sprites` with the published genotype (randconv FID-128 proxy at
-    # step 1,200): width 8 / D 16 / batch 16 / lr 1e-3 / beta1 0 oscillates and ends at 9.1; batch 32,
-    # width 16 / D 32, lr 5e-4 and beta1 0.5 falls steadily (8.5, 5.1, 2.8, 1.8, 1.5) -- the MMD kernel
-    # estimate needs the larger batch. Longer keeps paying: the same preset for 2,400 steps went 4.1, 2.2,
-    # 1.2, 1.4, 1.1, 0.81, 0.44, 0.54 (FID-256 proxy every 300 steps) and its best scored 0.47 on FID-1k,
-    # where 1,200 steps end near 1.5 (runs differ a lot: with 2 threads instead of 1 the same seed was
-    # at 1.5 at step 1,800). 1,800 steps draw recognisable shapes in the palette's colours and leave the
-    # main job (examples/pipeline.sh) under 10 minutes on 2 CPU cores; tests override --steps and widths
+    # CPU demos and tests. Measured on `sprites` with the published genotype, 2 CPU threads, seed 0 (randconv
+    # FID-256 proxy every 200 steps). Batch 32 (the MMD kernel estimate needs it: batch 16 oscillated), width 16.
+    # With lr 5e-4 / D width 32 / constant rates, 1,800 steps ended at 1.48 (a 2,400-step run at 0.54); linear
+    # decay over the second half: 1.30. D width 16 steps 28 % faster, so 2,300 steps fit the same wall-clock:
+    # 0.93. Both rates at 1e-3 (beta1 0.5) then fall much faster and settle: 2.49 at step 200, 0.83, 0.69, 0.58,
+    # 0.64, 0.34, 0.35, 0.23, 0.21, 0.22 at 2,300. The main job (examples/pipeline.sh) stays under 10 minutes on
+    # 2 CPU cores; tests override --steps and widths.
     "tiny": dict(
         data="sprites",
         genotype="mmd-adversarialnas-cifar10",
         resolution=32,
         width=16,
-        d_width=32,
+        d_width=16,
         latent_dim=24,
         batch_size=32,
-        lr_g=5e-4,
-        lr_d=5e-4,
+        lr_g=1e-3,
+        lr_d=1e-3,
         beta1=0.5,
-        steps=1800,
+        lr_decay_start=0.5,
+        steps=2300,
         epochs=None,
         eval_every=200,
         eval_every_epochs=None,
@@ -240,6 +241,11 @@ def validate(cfg: TrainConfig) -> None:
         "grid_size",
     ):
         need(getattr(cfg, name) > 0, f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
+    need(
+        cfg.lr_decay_start is None or 0.0 <= cfg.lr_decay_start <= 1.0,
+        f"--lr-decay-start must be in [0, 1] (a fraction of the run; 1 keeps the rates constant), "
+        f"got {cfg.lr_decay_start}",
+    )
     need(cfg.eval_every is None or cfg.eval_every >= 0, "--eval-every must be >= 0 (0 disables)")
     need(cfg.eval_samples >= 2, "--eval-samples must be at least 2")
     from ganctl.train.metrics import check_metric_inputs  # lazy: loads torch; the config module stays torch-free
@@ -292,7 +298,7 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], allow_change
 # Fields added after ganctl 0.1.0, with the behaviour 0.1.0 had: a run it started can still be resumed.
 ADDED_AFTER_0_1_0 = {f.name: f.default for f in dataclasses.fields(TrainConfig)
                      if f.name in ("bound_increment", "ema_warmup", "d_forward", "metric", "inception_weights",
-                                   "compile_mode")}
+                                   "compile_mode", "lr_decay_start")}
 
 
 def from_flags(values: dict[str, Any], *, preset: str | None, resume: str | None, allow_change: list[str],

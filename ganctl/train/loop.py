@@ -26,7 +26,7 @@ from ganctl.core import ddp, losses
 from ganctl.core.dgl import check_teacher_shape, load_teacher
 from ganctl.core.ema import EMA
 from ganctl.core.loop import GANLoop, LoopHooks
-from ganctl.core.optim import compile_module, make_adam, resolve_compile, synchronize
+from ganctl.core.optim import compile_module, lr_factor, make_adam, resolve_compile, set_lr, synchronize
 from ganctl.core.sparse import SparseMasks, cosine_drop
 from ganctl.core.step import GANStep, StepModules
 from ganctl.data import BatchStream, load_data
@@ -263,7 +263,10 @@ class Trainer:
         return GANLoop(
             self.step_fn, self.next_real, lambda _real: self.next_noise(),
             n_critic=self.cfg.n_critic, total=self.total, bound=self.bound,
-            hooks=LoopHooks(after_d=self._after_d, after_g=self._after_g, after_step=self._after_step),
+            hooks=LoopHooks(
+                before_step=self._before_step, after_d=self._after_d, after_g=self._after_g,
+                after_step=self._after_step,
+            ),
         )
 
     @property
@@ -282,6 +285,14 @@ class Trainer:
         self._step_start = time.perf_counter()
         self.loop.run()
         return self._finish()
+
+    def _before_step(self, done: int) -> None:
+        """The scheduled learning rates for the coming update (constant unless --lr-decay-start)."""
+        if self.cfg.lr_decay_start is None:
+            return  # the optimisers keep the rates they were built with
+        factor = lr_factor(done, self.total, self.cfg.lr_decay_start)
+        set_lr(self.opt_g, self.cfg.lr_g * factor)
+        set_lr(self.opt_d, self.cfg.lr_d * factor)
 
     def _after_d(self) -> None:
         if self.sparse_d:
@@ -356,6 +367,8 @@ class Trainer:
             "b_u": self.bound.b_u,
             "img_per_s": round(rate, 1),
         }
+        if self.cfg.lr_decay_start is not None:  # the rate the last update used
+            row["lr_g"] = self.opt_g.param_groups[0]["lr"]
         if self._warmup_unlogged and self.compile_warmup_s is not None:
             row["compile_warmup_s"] = round(self.compile_warmup_s, 3)
             self._warmup_unlogged = False
@@ -437,6 +450,8 @@ class Trainer:
             "pmish_beta": self.pmish_betas(),
             "recipe": self.cfg.to_record(bound_reached=self.bound.b_u),
         }
+        if self.cfg.lr_decay_start is not None:
+            prov["lr_decay_start"] = self.cfg.lr_decay_start
         if self.sparse_g:
             prov["g_density"] = self.cfg.g_density
             prov["g_real_density"] = self.sparse_g.stats()["density"]
