@@ -36,10 +36,11 @@ ganctl train --data "$DATA" --preset tiny --genotype "$GENOTYPE" --out "$OUT/tra
   ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} "${COMMON[@]}" --quiet
 fi
 
-# ARD under a parameter budget of 75 %. FINETUNE_STEPS=N adds a fine-tune with output distillation from the
-# dense G (--distill-weight): measured on this pipeline's generator (FID-1k / KID-1k proxy), decomposed
-# 1.45 / 0.0049, 150 GAN steps 1.28 / 0.0041, the same with --distill-weight 1 0.97 / 0.0022 (the dense G:
-# 1.21 / 0.0041); 100 steps cost about a minute more than the 10-minute budget leaves, so it is off by default.
+# ARD under a parameter budget of 75 %. On this pipeline's generator the decomposed G scores as the dense one
+# (FID-1k proxy 0.104 both), so fine-tuning is off by default. FINETUNE_STEPS=N adds a fine-tune with output
+# distillation from the dense G (--distill-weight), about a minute per 100 steps; on the earlier 1,800-step
+# preset's generator, where decomposition cost quality (FID-1k / KID-1k proxy): decomposed 1.45 / 0.0049,
+# 150 GAN steps 1.28 / 0.0041, with --distill-weight 1 0.97 / 0.0022 (dense 1.21 / 0.0041).
 # DGL=1 adds the trained D as DGL teacher.
 FINETUNE_STEPS=${FINETUNE_STEPS:-0}
 DISTILL_WEIGHT=${DISTILL_WEIGHT:-1}

@@ -285,7 +285,7 @@ def _metrics_table(metrics: dict[str, Any]) -> list[str]:
         vals = []
         for m in metric_names:
             v = r.get("metrics", {}).get(m)
-            vals.append(f"{v['mean']:.3f} ± {v['std']:.3f}" if isinstance(v, dict) and "mean" in v else str(v))
+            vals.append(f"{v['mean']:.4g} ± {v['std']:.2g}" if isinstance(v, dict) and "mean" in v else str(v))
         params = (r.get("cost") or {}).get("params", "")
         lines.append("| " + " | ".join([str(r.get("name", "")), str(params), *vals]) + " |")
     return lines + [""]
@@ -313,7 +313,7 @@ def summary(root: str | Path, seconds: float | None = None) -> str:
     metrics_file = root / "evaluate" / "metrics.json"
     if metrics_file.exists():
         for row in read_json_object(metrics_file, what="metrics.json").get("artifacts", []):
-            vals = ", ".join(f"{k} {v['mean']:.3f}" for k, v in row.get("metrics", {}).items() if "mean" in v)
+            vals = ", ".join(f"{k} {v['mean']:.4g}" for k, v in row.get("metrics", {}).items() if "mean" in v)
             lines.append(f"  {row.get('name', '?'):<21} {vals}")
     for r in reference_rows(root):
         gens = " | ".join(f"{g['name'].split('/')[0]} {g['value']:.4g}" for g in r["generators"])
