@@ -24,13 +24,15 @@ def test_report_and_summary(tmp_path):
     save_generator(tmp_path / "compress" / "generator.safetensors", small)
     (tmp_path / "compress" / "ranks.json").write_text(json.dumps({"params_before": 10, "quality_before": 1.23456}))
     metrics = {"artifacts": [{"name": "train/generator.safetensors", "cost": {"params": 10},
-                              "metrics": {"fid1k_train": {"mean": 3.5, "std": 0.25}}}]}
+                              "metrics": {"fid1k_train": {"mean": 3.5, "std": 0.25},
+                                          "kid1k_train": {"mean": 0.0001736, "std": 0.0}}}]}
     (tmp_path / "evaluate").mkdir()
     (tmp_path / "evaluate" / "metrics.json").write_text(json.dumps(metrics))
 
     text = write_report(tmp_path).read_text()
     assert f"Learned PMish β ({len(acts)} activations, range 0.500 – 2.000)" in text
-    assert "| train/generator.safetensors | 10 | 3.500 ± 0.250 |" in text
+    # 4 significant digits: a KID of ~1e-4 must not print as 0.000
+    assert "| train/generator.safetensors | 10 | 3.5 ± 0.25 | 0.0001736 ± 0 |" in text
     assert "| quality_before | 1.235 |" in text
     assert Image.open(tmp_path / "report" / "cells.png").size[0] > 300
     assert Image.open(tmp_path / "report" / "pmish_beta.png").size[0] > 300
@@ -40,7 +42,7 @@ def test_report_and_summary(tmp_path):
     s = summary(tmp_path, 12.0)
     assert "finished in 12 s" in s
     assert f"{dense:,} -> {comp:,} parameters ({comp / dense:.1%} of dense)" in s
-    assert "fid1k_train 3.500" in s
+    assert "fid1k_train 3.5, kid1k_train 0.0001736" in s
 
 
 def test_arc_label_sits_on_the_curve():

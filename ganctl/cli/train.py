@@ -99,7 +99,8 @@ def command(  # size: Typer declares one parameter per flag
     lr_decay_start: Annotated[
         float | None,
         _opt("--lr-decay-start", panel=OPTIM,
-             help="From this fraction of the run, both learning rates fall linearly to 0 (1: constant, the paper's recipe)."),
+             help="From this fraction of the run both learning rates fall linearly to 0, e.g. --lr-decay-start 0.5 "
+                  "(1: constant, the paper's recipe)."),
     ] = None,
     ema_decay: Annotated[float | None, _opt("--ema-decay", panel=OPTIM, help="EMA decay of G.")] = None,
     ema_warmup: Annotated[
