@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 
 from ganctl.cli.app import app
 from ganctl.core.optim import lr_factor
+from ganctl.io.artifact import read_artifact
+from ganctl.io.checkpoint import load_checkpoint
 
 TINY = ["--preset", "tiny", "--data", "shapes", "--width", "8", "--d-width", "16", "--batch-size", "8",
         "--device", "cpu", "--deterministic", "--quiet", "--eval-every", "0"]
@@ -37,9 +39,6 @@ def test_train_steps_with_the_scheduled_rates(tmp_path):
     # the rate of the update each row ends: updates 0..3 of 4, decay from update 2 -> 1, 1, 2/2, 1/2
     assert [row["lr_g"] for row in rows] == pytest.approx([1e-3, 1e-3, 1e-3, 5e-4], rel=0, abs=1e-15)
     assert json.loads((out / "config.json").read_text())["lr_decay_start"] == 0.5
-    from ganctl.io.artifact import read_artifact
-    from ganctl.io.checkpoint import load_checkpoint
-
     assert read_artifact(out / "generator.safetensors").provenance["lr_decay_start"] == 0.5
 
     ckpt = load_checkpoint(out / "checkpoint.pt", expect_kind="train")
