@@ -44,10 +44,11 @@ ARMS = {
 }
 MODES = {
     # CPU: a tiny-sized model that runs a few images per second on a loaded 2-core box
-    "cpu": {"preset": "tiny", "overrides": {"width": 16, "d_width": 32, "latent_dim": 24, "batch_size": 32,
+    "cpu": {"preset": "tiny", "overrides": {"resolution": 32, "width": 16, "d_width": 32, "latent_dim": 24,
+                                            "batch_size": 32,
                                             "lr_g": 5e-4, "lr_d": 5e-4, "beta1": 0.0, "eval_every": 100,
                                             "eval_samples": 256, "lr_decay_start": 1.0},
-            # beta1 0 and constant rates (lr_decay_start 1): as measured in bench/RESULTS.md
+            # 32 px, beta1 0 and constant rates (lr_decay_start 1): as measured in bench/RESULTS.md
             "steps": 300, "samples": 500, "precision": "fp32"},
     # GPU: the paper's CIFAR-10 model and batch; bf16 autocast is the train default on CUDA
     "gpu": {"preset": "cifar10-large", "overrides": {"eval_every": 1000, "eval_samples": 2000},

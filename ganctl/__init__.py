@@ -207,10 +207,12 @@ def sample(  # size: the public API spells out the sample flags it accepts
     grid: PathLike | None = None,
     npz: PathLike | None = None,
     out_dir: PathLike | None = None,
+    scale: int = 1,
 ) -> torch.Tensor:
     """`num` images as uint8 N×3×H×W on the CPU, the same for a seed at any batch size (as `ganctl sample`).
 
-    Also writes them when `grid` (PNG), `npz` (key 'x', N×H×W×3) or `out_dir` (numbered PNGs) is given.
+    Also writes them when `grid` (PNG, each image enlarged `scale` times by whole pixels), `npz` (key 'x',
+    N×H×W×3) or `out_dir` (numbered PNGs) is given.
     """
     from ganctl.evaluate.generate import Generation, generate_uint8  # lazy: `import ganctl` loads no torch
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz  # lazy: `import ganctl` loads no torch
@@ -221,7 +223,7 @@ def sample(  # size: the public API spells out the sample flags it accepts
     precision = resolve_precision(precision, dev)  # auto: bf16 on a GPU, fp32 on the CPU, as `ganctl sample`
     images = generate_uint8(G, num, seed, batch_size, dev, precision)
     if grid is not None:
-        save_grid(images, grid)
+        save_grid(images, grid, scale=scale)
     if npz is not None:
         write_npz(images, npz)
     if out_dir is not None:  # streamed again batch by batch: the same pixels, written as they come

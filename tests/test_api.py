@@ -68,6 +68,10 @@ def test_load_and_sample_match_a_hand_computation(artifact, tmp_path):
     assert Image.open(tmp_path / "g.png").size == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2)
     # a path works as well as a module
     assert torch.equal(ganctl.sample(artifact, num=5, seed=3, device="cpu"), images)
+    ganctl.sample(G, num=5, seed=3, device="cpu", grid=tmp_path / "big.png", scale=2)
+    big = np.asarray(Image.open(tmp_path / "big.png"))
+    assert big.shape == (2 * 64 + 3 * 2, 3 * 64 + 4 * 2, 3)
+    assert np.array_equal(big[2:66:2, 2:66:2], expected[0].permute(1, 2, 0).numpy())
 
 
 def _fid_float64(G, data, n, seed):

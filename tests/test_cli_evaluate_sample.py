@@ -44,6 +44,12 @@ def test_sample_npz_matches_grid_pixels(artifact, tmp_path):
                               "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert np.array_equal(np.asarray(Image.open(tmp_path / "d" / "000002.png")), x[2])
+    res = runner.invoke(app, ["sample", str(artifact), "--num", "4", "--seed", "1", "--grid", str(tmp_path / "g.png"),
+                              "--nrow", "4", "--scale", "2", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    grid = np.asarray(Image.open(tmp_path / "g.png"))
+    assert grid.shape == (64 + 4, 4 * 66 + 2, 3)
+    assert np.array_equal(grid[2:66:2, 2 + 66 * 2: 66 + 66 * 2: 2], x[2])  # every other pixel: the source
 
 
 def test_sample_bad_input(artifact, tmp_path):
@@ -51,6 +57,9 @@ def test_sample_bad_input(artifact, tmp_path):
         (["--num", "0", "--grid", str(tmp_path / "g.png")], "must be positive"),
         (["--grid", str(tmp_path / "g.png"), "--npz", str(tmp_path / "x.npz")], "exactly one"),
         (["--grid", str(tmp_path / "g.jpg")], "PNG"),
+        (["--grid", str(tmp_path / "g.png"), "--scale", "0"], "--scale must be in 1..16"),
+        (["--grid", str(tmp_path / "g.png"), "--scale", "99"], "--scale must be in 1..16"),
+        (["--npz", str(tmp_path / "x.npz"), "--scale", "2"], "--scale enlarges a --grid"),
     ]
     for extra, msg in cases:
         res = runner.invoke(app, ["sample", str(artifact), *extra, "--device", "cpu"])

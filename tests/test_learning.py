@@ -36,7 +36,7 @@ def test_tiny_run_learns_sprites(run):
     cfg, out = run
     from ganctl.data import load_data
 
-    data = load_data("sprites", resolution=32, seed=cfg.seed)
+    data = load_data("sprites", resolution=cfg.resolution, seed=cfg.seed)
     seed = derive_seed(cfg.seed, "eval") % (1 << 31)
     proxy = QualityProxy(data, n_samples=cfg.eval_samples, extractor="randconv", seed=seed, device="cpu")
     untrained, _ = build_models(cfg)  # the generator at step 0 (same init seed as the run)

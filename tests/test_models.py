@@ -48,6 +48,17 @@ def test_exact_parameter_count_by_hand():
     assert sum(p.numel() for p in G.parameters()) == expected
 
 
+def test_16px_generator_differs_from_32px_only_in_its_linears():
+    """Same cells (their convs do not depend on size); the three latent linears map to 2, 4 and 8 px maps."""
+    geno, w, c = load_genotype("mmd-adversarialnas-cifar10"), 16, 8
+    count = {r: sum(p.numel() for p in build_generator(generator_spec(geno, r, w, 24, "pmish")).parameters())
+             for r in (16, 32)}
+    linear = {r: sum(c * w * s * s + w * s * s for s in sizes) for r, sizes in ((16, (2, 4, 8)), (32, (4, 8, 16)))}
+    assert count[32] - count[16] == linear[32] - linear[16]
+    G = build_generator(generator_spec(geno, 16, w, 24, "pmish"))
+    assert G.bottom_width == 2 and G(torch.randn(3, 24)).shape == (3, 3, 16, 16)
+
+
 def _tiny_spec(**kw):
     args = dict(resolution=32, width=8, latent_dim=12, activation="pmish", init_seed=3)
     args.update(kw)
@@ -85,7 +96,7 @@ def test_seeded_init_is_reproducible_and_seed_sensitive():
     assert not all(torch.equal(sa[k], sc[k]) for k in sa)
 
 
-@pytest.mark.parametrize("resolution,chunks", [(48, 2), (64, 2), (128, 2), (32, 1)])
+@pytest.mark.parametrize("resolution,chunks", [(16, 3), (48, 2), (64, 2), (128, 2), (32, 1)])
 def test_other_resolutions_and_latent_layouts(resolution, chunks):
     G = build_generator(_tiny_spec(resolution=resolution, width=4, latent_chunks=chunks))
     assert len(G.latent_proj) == chunks
@@ -188,6 +199,7 @@ def test_cell_discriminator_from_genotype():
     "kwargs,msg",
     [
         (dict(resolution=40), "resolution 40 is not supported"),
+        (dict(resolution=8), "resolution 8 is not supported"),
         (dict(activation="gelu"), "unknown activation 'gelu'"),
         (dict(latent_chunks=5), "latent_chunks 5"),
         (dict(latent_dim=13), "divide latent_dim 13"),

@@ -9,7 +9,7 @@ from PIL import Image
 
 from ganctl.errors import UsageError
 from ganctl.evaluate.generate import Generation, generate_uint8, make_noise, to_uint8
-from ganctl.evaluate.sample import interpolate, sample_grid, sample_to_dir, sample_to_npz, slerp
+from ganctl.evaluate.sample import interpolate, sample_grid, sample_to_dir, sample_to_npz, save_grid, slerp
 
 
 def test_grid_png_size_and_pixels(tmp_path):
@@ -25,6 +25,22 @@ def test_grid_png_size_and_pixels(tmp_path):
         np.testing.assert_array_equal(grid[y:y + 8, x:x + 8], images[i])
     assert (grid[:2] == 0).all()  # padding
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_grid_scale_repeats_each_pixel_as_a_block(tmp_path):
+    G = TinyGenerator()
+    images = generate_uint8(G, 3, seed=1)
+    grid = np.asarray(Image.open(save_grid(images, tmp_path / "grid.png", nrow=3, scale=3)))
+    assert grid.shape == (3 * 8 + 4, 3 * (3 * 8 + 2) + 2, 3)  # 24 px tiles, 2 px padding
+    images = images.permute(0, 2, 3, 1).numpy()
+    for i in range(3):
+        tile = grid[2:26, 2 + i * 26: 26 + i * 26]
+        for dy in range(3):
+            for dx in range(3):  # every 3×3 block holds one source pixel
+                np.testing.assert_array_equal(tile[dy::3, dx::3], images[i])
+    for bad in (0, 17):
+        with pytest.raises(UsageError, match="grid scale must be in 1..16"):
+            save_grid(generate_uint8(G, 3, seed=1), tmp_path / "bad.png", scale=bad)
 
 
 def test_grid_default_is_about_square(tmp_path):

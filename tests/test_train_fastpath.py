@@ -32,7 +32,7 @@ def _step(G, D, d_forward="joint", loss="mmd"):
 
 
 def _tiny_models():
-    cfg = resolve_config("tiny", {"width": 8, "d_width": 16, "latent_dim": 12})
+    cfg = resolve_config("tiny", {"resolution": 32, "width": 8, "d_width": 16, "latent_dim": 12})
     return build_models(cfg)
 
 

@@ -122,7 +122,7 @@ def test_train_follows_the_requested_fid(standin_inception, tmp_path):
     G, _ = load_generator(out / "generator.safetensors")
     from ganctl.data import load_data
 
-    data = load_data("sprites", resolution=32, seed=0)
+    data = load_data("sprites", resolution=cfg["resolution"], seed=0)
     seed = derive_seed(cfg["seed"], "eval") % (1 << 31)
     net = StandinNet()
     with torch.no_grad():

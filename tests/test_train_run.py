@@ -123,8 +123,8 @@ def test_nan_loss_stops_and_keeps_checkpoint(tmp_path, monkeypatch):
 def test_bad_inputs_give_clear_errors(tmp_path):
     r = cli(*TINY, "--preset", "huge", "--out", str(tmp_path / "a"))
     assert r.exit_code == 2 and "unknown preset 'huge'" in r.output and "cifar10-large" in r.output
-    r = cli(*TINY, "--resolution", "16", "--out", str(tmp_path / "b"), "--steps", "1")
-    assert r.exit_code == 5 and "resolution 16" in r.output
+    r = cli(*TINY, "--resolution", "24", "--out", str(tmp_path / "b"), "--steps", "1")
+    assert r.exit_code == 5 and "resolution 24" in r.output
     blocker = tmp_path / "file"
     blocker.write_text("x")
     r = cli(*TINY, "--out", str(blocker / "run"), "--steps", "1")
@@ -135,7 +135,7 @@ def test_bad_inputs_give_clear_errors(tmp_path):
     teacher = tmp_path / "teacher.safetensors"
     save_discriminator(teacher, build_discriminator(discriminator_spec(width=8, resolution=48, out_dim=4)))
     r = cli(*TINY, "--out", str(tmp_path / "c"), "--steps", "1", "--teacher-d", str(teacher))
-    assert r.exit_code == 2 and "48 px" in r.output and "32 px" in r.output
+    assert r.exit_code == 2 and "48 px" in r.output and "16 px" in r.output
     out = tmp_path / "d"
     r = cli(*TINY, "--out", str(out), "--steps", "1", "--eval-every", "0", "--checkpoint-every", "1")
     assert r.exit_code == 0, r.output

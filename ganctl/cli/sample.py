@@ -20,6 +20,9 @@ def command(  # size: Typer declares one parameter per flag
         int, typer.Option("--interpolate", help="K > 1: slerp K steps between --num noise pairs, one row each.")
     ] = 0,
     nrow: Annotated[int | None, typer.Option("--nrow", help="Images per grid row (default: square).")] = None,
+    scale: Annotated[
+        int, typer.Option("--scale", help="Enlarge each grid image K times by whole pixels (e.g. 4 for 16 px data).")
+    ] = 1,
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Generation batch size (pixels do not depend on it).")
     ] = 256,
@@ -63,7 +66,7 @@ def command(  # size: Typer declares one parameter per flag
 
         done = sample(SampleConfig(
             artifact=artifact, num=num, grid=grid, out_dir=out_dir, npz=npz, interpolate=interpolate, nrow=nrow,
-            batch_size=batch_size, precision=precision, channels_last=channels_last, overwrite=overwrite,
+            scale=scale, batch_size=batch_size, precision=precision, channels_last=channels_last, overwrite=overwrite,
             compile=compile, device=device, seed=seed,
         ))
         g.console.log(f"wrote {done.count} images from {artifact} (seed {seed}, {done.precision}) to {done.path}")

@@ -129,12 +129,13 @@ def main(argv: list[str]) -> int:
     p.add_argument("--inception-weights", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resolution", type=int, default=None, help="as given to ganctl evaluate (default: the data's)")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args(argv)
     try:
         req = EvalRequest(metrics=a.metrics.split(","), num_samples=a.num_samples, num_reference=a.num_reference,
                           extractor=a.extractor, inception_weights=a.inception_weights, device=a.device)
-        result = reference_points(a.data, req, seed=a.seed)
+        result = reference_points(a.data, req, seed=a.seed, resolution=a.resolution)
     except GanctlError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

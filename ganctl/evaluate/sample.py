@@ -28,6 +28,8 @@ from ganctl.evaluate.generate import (
 from ganctl.io.atomic import atomic_target, atomic_write_bytes
 from ganctl.io.outputs import TAG, check_output_file, tag_npz
 
+MAX_GRID_SCALE = 16  # a 16 px image at most 256 px wide in a grid
+
 
 def _png_bytes(image_chw: torch.Tensor) -> bytes:
     buf = io.BytesIO()
@@ -37,19 +39,28 @@ def _png_bytes(image_chw: torch.Tensor) -> bytes:
     return buf.getvalue()
 
 
-def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> torch.Tensor:
-    """uint8 3×H×W grid of uint8 N×3×h×w images, `nrow` images per row (default: about square)."""
+def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2, scale: int = 1) -> torch.Tensor:
+    """uint8 3×H×W grid of uint8 N×3×h×w images, `nrow` images per row (default: about square).
+
+    `scale` > 1 enlarges every image by whole pixels (nearest neighbour) so a 16 px set stays legible
+    without inventing detail: each source pixel becomes a scale×scale block of the same value."""
     if images.dtype != torch.uint8 or images.ndim != 4:
         raise UsageError(f"grid needs uint8 N×3×H×W images, got {images.dtype} {tuple(images.shape)}")
     per_row = nrow or math.ceil(math.sqrt(images.shape[0]))
     if per_row <= 0:
         raise UsageError(f"images per grid row must be positive, got {per_row}")
-    return make_grid(images.cpu(), nrow=per_row, padding=padding, pad_value=0)
+    if not 1 <= scale <= MAX_GRID_SCALE:
+        raise UsageError(f"grid scale must be in 1..{MAX_GRID_SCALE}, got {scale}")
+    images = images.cpu()
+    if scale > 1:
+        images = images.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    return make_grid(images, nrow=per_row, padding=padding, pad_value=0)
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, padding: int = 2) -> Path:
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, padding: int = 2,
+              scale: int = 1) -> Path:
     """Write a PNG grid atomically; returns the path."""
-    atomic_write_bytes(path, _png_bytes(grid_image(images, nrow, padding)))
+    atomic_write_bytes(path, _png_bytes(grid_image(images, nrow, padding, scale)))
     return Path(path)
 
 

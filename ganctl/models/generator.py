@@ -5,9 +5,9 @@ layer to a width × b × b map (b = bottom width = resolution / 8); chunk i ≥ 
 width × (b·2^i)² and added to the input of cell i. Each cell upsamples ×2; cell i receives the
 skip outputs (node2) of all earlier cells. Head: BN → act → conv3×3 → tanh.
 
-Resolutions: 32 (b=4, 3 chunks, CIFAR), 48 (b=6, 2 chunks, STL-10), 64 (b=8, 2 chunks, CelebA)
-and 128 (b=16, 2 chunks; same three cells, so 16→32→64→128 — our choice, the public code has
-no 128 px generator). Skip-ins are resized with 'nearest' in even cells and 'bilinear' in odd
+Resolutions: 32 (b=4, 3 chunks, CIFAR), 48 (b=6, 2 chunks, STL-10), 64 (b=8, 2 chunks, CelebA);
+our choices, which the public code does not have: 16 (b=2, 3 chunks, 2→4→8→16, fast CPU demos) and
+128 (b=16, 2 chunks; the same three cells, so 16→32→64→128). Skip-ins are resized with 'nearest' in even
 cells, as in the public code.
 """
 
@@ -26,8 +26,8 @@ from ganctl.nn.activations import ACTIVATIONS, make_activation
 from ganctl.nn.cells import GEN_EDGES, GenCell
 from ganctl.nn.ops import make_op
 
-SUPPORTED_RESOLUTIONS = {32: 4, 48: 6, 64: 8, 128: 16}
-DEFAULT_LATENT_CHUNKS = {32: 3, 48: 2, 64: 2, 128: 2}
+SUPPORTED_RESOLUTIONS = {16: 2, 32: 4, 48: 6, 64: 8, 128: 16}
+DEFAULT_LATENT_CHUNKS = {16: 3, 32: 3, 48: 2, 64: 2, 128: 2}
 GENERATOR_SPEC_KEYS = (
     "kind",
     "version",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ganctl.errors import RunDirError, UsageError
 from ganctl.evaluate.generate import Generation, generate_uint8
-from ganctl.evaluate.sample import interpolate, sample_to_dir, sample_to_npz, save_grid
+from ganctl.evaluate.sample import MAX_GRID_SCALE, interpolate, sample_to_dir, sample_to_npz, save_grid
 from ganctl.io.outputs import check_output_file
 from ganctl.io.rundir import lock_folder
 from ganctl.models.artifact import load_generator
@@ -30,6 +30,7 @@ class SampleConfig:
     npz: Path | None = None
     interpolate: int = 0  # K > 1: K slerp steps between `num` noise pairs, one grid row each
     nrow: int | None = None
+    scale: int = 1  # grids only: each image enlarged by whole pixels (nearest neighbour)
     batch_size: int = Generation.batch_size
     precision: str = AUTO  # bf16 on a GPU, fp32 on the CPU
     channels_last: bool | None = None  # None: on with a GPU
@@ -58,6 +59,10 @@ def check(cfg: SampleConfig) -> None:
         raise UsageError(f"--batch-size must be positive, got {cfg.batch_size}")
     if cfg.interpolate and (cfg.interpolate < 2 or cfg.grid is None):
         raise UsageError("--interpolate K needs K >= 2 and --grid")
+    if not 1 <= cfg.scale <= MAX_GRID_SCALE:
+        raise UsageError(f"--scale must be in 1..{MAX_GRID_SCALE}, got {cfg.scale}")
+    if cfg.scale != 1 and cfg.grid is None:
+        raise UsageError("--scale enlarges a --grid; numbered PNGs and .npz keep the generator's pixels")
     if cfg.grid is not None and cfg.grid.suffix.lower() != ".png":
         raise UsageError(f"--grid {cfg.grid}: the grid is written as PNG; name it *.png")
     resolve_precision(cfg.precision, "cpu")  # a bad value fails before the artifact is read
@@ -85,10 +90,11 @@ def run(cfg: SampleConfig) -> SampleOutcome:
         check_output_file(cfg.grid, cfg.overwrite, "--grid")
         if cfg.interpolate:
             images = interpolate(G, cfg.interpolate, cfg.seed, num_pairs=cfg.num, gen=gen)
-            return SampleOutcome(save_grid(images, cfg.grid, nrow=cfg.interpolate), len(images), gen.precision,
-                                 info.sha256)
+            path = save_grid(images, cfg.grid, nrow=cfg.interpolate, scale=cfg.scale)
+            return SampleOutcome(path, len(images), gen.precision, info.sha256)
         images = generate_uint8(G, cfg.num, cfg.seed, gen.batch_size, dev, gen.precision, gen.channels_last,
                                 gen.compile)
-        return SampleOutcome(save_grid(images, cfg.grid, nrow=cfg.nrow), cfg.num, gen.precision, info.sha256)
+        path = save_grid(images, cfg.grid, nrow=cfg.nrow, scale=cfg.scale)
+        return SampleOutcome(path, cfg.num, gen.precision, info.sha256)
     check_output_file(cfg.npz, cfg.overwrite, "--npz")
     return SampleOutcome(sample_to_npz(G, cfg.num, cfg.seed, cfg.npz, gen), cfg.num, gen.precision, info.sha256)
