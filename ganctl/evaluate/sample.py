@@ -31,6 +31,11 @@ from ganctl.io.outputs import TAG, check_output_file, tag_npz
 MAX_GRID_SCALE = 16  # a 16 px image at most 256 px wide in a grid
 
 
+def check_grid_scale(scale: int, name: str = "grid scale") -> None:
+    if not 1 <= scale <= MAX_GRID_SCALE:
+        raise UsageError(f"{name} must be in 1..{MAX_GRID_SCALE}, got {scale}")
+
+
 def _png_bytes(image_chw: torch.Tensor) -> bytes:
     buf = io.BytesIO()
     info = PngImagePlugin.PngInfo()
@@ -49,8 +54,7 @@ def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2, 
     per_row = nrow or math.ceil(math.sqrt(images.shape[0]))
     if per_row <= 0:
         raise UsageError(f"images per grid row must be positive, got {per_row}")
-    if not 1 <= scale <= MAX_GRID_SCALE:
-        raise UsageError(f"grid scale must be in 1..{MAX_GRID_SCALE}, got {scale}")
+    check_grid_scale(scale)
     images = images.cpu()
     if scale > 1:
         images = images.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)

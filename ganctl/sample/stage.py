@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ganctl.errors import RunDirError, UsageError
 from ganctl.evaluate.generate import Generation, generate_uint8
-from ganctl.evaluate.sample import MAX_GRID_SCALE, interpolate, sample_to_dir, sample_to_npz, save_grid
+from ganctl.evaluate.sample import check_grid_scale, interpolate, sample_to_dir, sample_to_npz, save_grid
 from ganctl.io.outputs import check_output_file
 from ganctl.io.rundir import lock_folder
 from ganctl.models.artifact import load_generator
@@ -59,8 +59,7 @@ def check(cfg: SampleConfig) -> None:
         raise UsageError(f"--batch-size must be positive, got {cfg.batch_size}")
     if cfg.interpolate and (cfg.interpolate < 2 or cfg.grid is None):
         raise UsageError("--interpolate K needs K >= 2 and --grid")
-    if not 1 <= cfg.scale <= MAX_GRID_SCALE:
-        raise UsageError(f"--scale must be in 1..{MAX_GRID_SCALE}, got {cfg.scale}")
+    check_grid_scale(cfg.scale, "--scale")
     if cfg.scale != 1 and cfg.grid is None:
         raise UsageError("--scale enlarges a --grid; numbered PNGs and .npz keep the generator's pixels")
     if cfg.grid is not None and cfg.grid.suffix.lower() != ".png":
