@@ -163,8 +163,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # less, so the same minutes buy 4,800 steps (Inception FID-500, seed 0, floor 4.8, ceiling 250.7): D width
     # 16 128, D width 32 116 (12 % slower), G width 32 169, EMA 0.995 129; seed 1 with D 32 167 (the
     # saturate schedule raised b_u to 16 while the proxy stalled). The main job (examples/pipeline.sh) took
-    # 537 s on 2 CPU cores with 4,000 steps (train 382 s); 3,500 keep it near 8 minutes, with room for slower
-    # machines. Tests override --steps and widths.
+    # 537 s on 2 CPU cores with 4,000 steps (train 382 s); with 3,500, 477 s (train 339 s; FID-500 125.8, 49 %
+    # of the way from 4.8 to 250.7), leaving room for slower machines. Tests override --steps and widths.
     "tiny": dict(
         data="sprites",
         genotype="mmd-adversarialnas-cifar10",
