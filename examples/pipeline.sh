@@ -58,20 +58,15 @@ ganctl compress "$OUT/train/best_generator.safetensors" --rank auto --target-par
   ${DISTILL[@]+"${DISTILL[@]}"} \
   --probe-samples 256 --force "${COMMON[@]}" --quiet
 
-echo "== 4/5 evaluate: dense vs compressed, metrics with their protocol and cost =="
+echo "== 4/5 evaluate: dense vs compressed between held-out real images (floor) and matched noise (ceiling) =="
 ganctl evaluate "$OUT/train/best_generator.safetensors" "$OUT/compress/generator.safetensors" --data "$DATA" \
   --metrics fid,kid --num-samples 1000 --num-reference 2000 --extractor "$EXTRACTOR" --batch-size 250 \
-  --out "$OUT/evaluate" --force "${COMMON[@]}"
-
-# the resolution the generator was trained at (the tiny preset's 16 px unless overridden)
-RES=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["resolution"])' "$OUT/train/config.json")
-echo "   reference points in the same protocol: held-out real images (floor), matched noise (ceiling)"
-python -m ganctl.evaluate.baselines --data "$DATA" --resolution "$RES" --metrics fid,kid --num-samples 1000 \
-  --num-reference 2000 --extractor "$EXTRACTOR" --device "$DEVICE" --seed "$SEED" \
-  --out "$OUT/evaluate/baselines.json" > /dev/null
+  --reference-points --out "$OUT/evaluate" --force "${COMMON[@]}"
 
 echo "== 5/5 sample: pictures from the compressed generator =="
 mkdir -p "$OUT/sample"
+# the resolution the generator was trained at (the tiny preset's 16 px unless overridden)
+RES=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["resolution"])' "$OUT/train/config.json")
 SCALE=$(( (64 + RES - 1) / RES ))  # grids enlarged by whole pixels to about 64 px per image
 ganctl sample "$OUT/compress/generator.safetensors" --num 64 --scale "$SCALE" --grid "$OUT/sample/grid.png" \
   "${COMMON[@]}" --quiet

@@ -213,10 +213,15 @@ def reference_rows(root: Path) -> list[dict[str, Any]]:
     """Per metric: the floor (held-out real), each generator, the ceiling (matched noise), and where the
     generators land between them: position 0 = real, 1 = noise."""
     base_file, metrics_file = root / "evaluate" / "baselines.json", root / "evaluate" / "metrics.json"
-    if not (base_file.exists() and metrics_file.exists()):
+    if not metrics_file.exists():
         return []
-    base = read_json_object(base_file, what="baselines.json")
-    arts = read_json_object(metrics_file, what="metrics.json").get("artifacts", [])
+    metrics = read_json_object(metrics_file, what="metrics.json")
+    base = metrics.get("reference_points")  # `ganctl evaluate --reference-points`
+    if base is None and base_file.exists():  # else the standalone `python -m ganctl.evaluate.baselines`
+        base = read_json_object(base_file, what="baselines.json")
+    if base is None:
+        return []
+    arts = metrics.get("artifacts", [])
     rows = []
     for metric, floor in base["floor"].items():
         ceiling = base["ceiling"].get(metric)

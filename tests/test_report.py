@@ -8,7 +8,7 @@ from ganctl.genotype import load_genotype, save_genotype
 from ganctl.io.artifact import save_generator
 from ganctl.models import build_generator, generator_spec
 from ganctl.nn.activations import PMish
-from ganctl.report import _arc_midpoint, summary, write_report
+from ganctl.report import _arc_midpoint, reference_rows, summary, write_report
 
 
 def test_report_and_summary(tmp_path):
@@ -89,3 +89,19 @@ def test_learning_section_and_reference_points(tmp_path):
     s = summary(tmp_path)
     assert f"{metric}: held-out real 0.1 | train 0.3 | compress 0.5 | matched noise 2.1" in s
     assert "20.0% of the way from real to noise (4.0× nearer the real floor than the noise ceiling)" in s
+
+
+def test_reference_points_in_metrics_json_come_first(tmp_path):
+    """`ganctl evaluate --reference-points` writes them into metrics.json; a stale standalone baselines.json
+    beside it is not read."""
+    (tmp_path / "evaluate").mkdir()
+    metric = "kid1k_train_randconv_proxy"
+    (tmp_path / "evaluate" / "metrics.json").write_text(json.dumps({
+        "artifacts": [{"name": "g", "metrics": {metric: {"mean": 0.04, "std": 0.0}}}],
+        "reference_points": {"floor": {metric: 0.01}, "ceiling": {metric: 0.21}, "floor_kind": "real",
+                             "ceiling_kind": "noise"}}))
+    (tmp_path / "evaluate" / "baselines.json").write_text(json.dumps({
+        "floor": {metric: 5.0}, "ceiling": {metric: 9.0}, "floor_kind": "old", "ceiling_kind": "old"}))
+    (row,) = reference_rows(tmp_path)
+    assert (row["floor"], row["ceiling"], row["floor_kind"]) == (0.01, 0.21, "real")
+    assert abs(row["generators"][0]["position"] - 0.15) < 1e-12  # (0.04 - 0.01) / (0.21 - 0.01)

@@ -12,10 +12,11 @@ from ganctl.io.artifact import save_generator
 from ganctl.models import build_generator, generator_spec
 
 
-def tiny_generator_artifact(folder: Path, provenance: dict[str, Any] | None = None) -> tuple[Path, nn.Module]:
+def tiny_generator_artifact(folder: Path, provenance: dict[str, Any] | None = None,
+                            resolution: int = 32) -> tuple[Path, nn.Module]:
     """Seeded (the same weights every time), saved as `folder/generator.safetensors`."""
     torch.manual_seed(0)
-    G = build_generator(generator_spec(load_genotype("mmd-adversarialnas-cifar10"), resolution=32, width=8,
+    G = build_generator(generator_spec(load_genotype("mmd-adversarialnas-cifar10"), resolution=resolution, width=8,
                                        latent_dim=12, activation="pmish"))
     path = folder / "generator.safetensors"
     save_generator(path, G.eval(), {"step": 0, **(provenance or {})})

@@ -69,6 +69,14 @@ def command(  # size: Typer declares one parameter per flag
     real_only: Annotated[
         bool, typer.Option("--real-only", help="Only compute/inspect the cached reference statistics of --data.")
     ] = False,
+    reference_points: Annotated[
+        bool,
+        typer.Option(
+            "--reference-points",
+            help="Also score held-out real images (the floor) and matched per-pixel noise (the ceiling) with the "
+            "same protocol (FID/KID), so the generators' numbers read as a position between them.",
+        ),
+    ] = False,
     cost: Annotated[
         bool, typer.Option("--cost", help="Full cost table (20 latency, 10 throughput repeats); default: a quick one.")
     ] = False,
@@ -91,6 +99,8 @@ def command(  # size: Typer declares one parameter per flag
 
         ganctl evaluate runs/train/generator.safetensors runs/small/generator.safetensors --data cifar10 --metrics fid,is --seeds 3
 
+        ganctl evaluate runs/train/best_generator.safetensors --data sprites --metrics fid,kid --num-samples 1000 --reference-points
+
         ganctl evaluate --data cifar10 --real-only
     """
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json_out)
@@ -106,7 +116,7 @@ def command(  # size: Typer declares one parameter per flag
             artifacts=list(artifacts or []), data=data, data_root=data_root, resolution=resolution,
             metrics=[m for m in metrics.split(",") if m.strip()], num_samples=num_samples,
             num_reference=num_reference, seeds=seeds, extractor=extractor, inception_weights=inception_weights,
-            batch_size=batch_size, precision=precision, real_only=real_only,
+            batch_size=batch_size, precision=precision, real_only=real_only, reference_points=reference_points,
             cost="none" if no_cost else "full" if cost else "quick", out=out, force=force, device=device, seed=seed,
         )
         hooks = EvaluateHooks(
@@ -122,11 +132,14 @@ def command(  # size: Typer declares one parameter per flag
         if not g.quiet:
             g.console.print(table(done.result))
             g.console.print(f"done in {duration(time.monotonic() - started)}  ·  wrote {done.path}", highlight=False)
-        return {
+        reply: dict[str, Any] = {
             "output": str(done.path),
             "metrics": {r["name"]: {k: metric_value(v) for k, v in r["metrics"].items()}
                         for r in done.result["artifacts"]},
         }
+        if "reference_points" in done.result:
+            reply["reference_points"] = {k: done.result["reference_points"][k] for k in ("floor", "ceiling")}
+        return reply
 
     run(g, body)
 
@@ -185,6 +198,12 @@ def table(result: dict) -> Any:
                       f"{c['latency_ms_batch1']:.1f}" if "latency_ms_batch1" in c else "-",
                       f"{tp:.0f}" if tp else "-"]
         t.add_row(*cells, end_section=len(names) > 0 and len(rows) > 1)
+    points = result.get("reference_points")
+    if points:
+        for label, key in (("held-out real (floor)", "floor"), ("matched noise (ceiling)", "ceiling")):
+            values = points[key]
+            cells = [label, *(f"{values[m]:.4g}" if m in values else "-" for m in names), "-"]
+            t.add_row(*cells, *(["-"] if sparse else []), *(["-"] * 3 if any(costs) else []), style="dim")
     modes = {c.get("mode") for c in costs if c}
     if modes:
         t.caption = ("quick cost figures (a few batches; --cost for the full table)" if modes == {"quick"}

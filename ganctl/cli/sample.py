@@ -57,6 +57,8 @@ def command(  # size: Typer declares one parameter per flag
         ganctl sample runs/train/generator.safetensors --num 50000 --npz samples.npz --precision bf16 --compile
 
         ganctl sample runs/train/generator.safetensors --num 6 --interpolate 10 --grid lerp.png
+
+        ganctl sample runs/demo/train/generator.safetensors --num 64 --scale 4 --grid big.png
     """
     g = Globals(device=device, seed=seed, quiet=quiet, verbose=verbose, json=json_out)
 

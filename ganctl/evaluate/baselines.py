@@ -10,8 +10,10 @@ A number like "FID 41" means little alone; between "real images not seen in trai
   mean and standard deviation (float64), rounded and clamped to uint8. It has the data's colour
   statistics pixel by pixel and none of its structure.
 
-Usage (examples/pipeline.sh): python -m ganctl.evaluate.baselines --data sprites --num-samples 1000
-    --num-reference 2000 --extractor randconv --out runs/demo/evaluate/baselines.json
+`ganctl evaluate --reference-points` scores both next to the generators, with the evaluation's own
+protocol and resolution, into metrics.json (what examples/pipeline.sh does). Standalone:
+    python -m ganctl.evaluate.baselines --data sprites --resolution 16 --num-samples 1000
+    --num-reference 2000 --extractor randconv --out baselines.json
 """
 from __future__ import annotations
 
@@ -85,20 +87,22 @@ def score_images(images: torch.Tensor, data: ImageDataLike, metrics: list[str], 
     return out
 
 
-def reference_points(data_arg: str, req: EvalRequest, *, seed: int = 0,
-                     resolution: int | None = None) -> dict[str, Any]:
+def reference_points(data_arg: str, req: EvalRequest, *, seed: int = 0, resolution: int | None = None,
+                     root: str | None = None) -> dict[str, Any]:
     """{"floor": {metric: value}, "ceiling": {...}, how each was made, and the extractor used}.
 
-    Of `req` it uses metrics, num_samples, num_reference, extractor, inception_weights and device."""
+    Of `req` it uses metrics, num_samples, num_reference, extractor, inception_weights and device.
+    `ganctl evaluate --reference-points` calls it with the evaluation's own protocol."""
     metrics, num_samples, num_reference = list(req.metrics), req.num_samples, req.num_reference
-    dev = resolve_device(req.device)
-    data = load_data(data_arg, resolution=resolution, seed=0)  # as `ganctl evaluate` loads it
+    dev = req.device if isinstance(req.device, torch.device) else resolve_device(req.device)
+    data = load_data(data_arg, root=root, resolution=resolution, seed=0)  # as `ganctl evaluate` loads it
     res = int(data.images.shape[-1])
     ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights)
-    floor_images = heldout_images(data_arg, data, num_samples, num_reference, seed, res)
+    n = max(r.num_samples for r in parse_metrics(metrics, num_samples))  # fid10k names its own count
+    floor_images = heldout_images(data_arg, data, n, num_reference, seed, res)
     ref_idx = reference_indices(len(data), num_reference, 0)
     ref_images = data.images if ref_idx is None else data.images[ref_idx]
-    ceiling_images = matched_noise(ref_images, num_samples, seed)
+    ceiling_images = matched_noise(ref_images, n, seed)
     result: dict[str, Any] = {
         "format": "ganctl.baselines",
         "version": 1,
@@ -110,8 +114,9 @@ def reference_points(data_arg: str, req: EvalRequest, *, seed: int = 0,
         "num_reference": num_reference,
         "floor_kind": FLOOR,
         "ceiling_kind": CEILING,
-        "floor": score_images(floor_images, data, metrics, num_samples, num_reference, ext, dev),
-        "ceiling": score_images(ceiling_images, data, metrics, num_samples, num_reference, ext, dev),
+        "floor": score_images(floor_images, data, metrics, num_samples, num_reference, ext, dev, req.batch_size),
+        "ceiling": score_images(ceiling_images, data, metrics, num_samples, num_reference, ext, dev,
+                                req.batch_size),
     }
     if fallback:
         result["fallback"] = fallback

@@ -47,6 +47,7 @@ class EvaluateConfig:
     batch_size: int = EvalRequest.batch_size
     precision: str = AUTO  # bf16 generation on a GPU, fp32 on the CPU; features always fp32
     real_only: bool = False
+    reference_points: bool = False  # also score held-out real images (floor) and matched noise (ceiling)
     cost: str = "quick"  # one of COST_MODES
     out: Path = Path("runs/evaluate")
     force: bool = False
@@ -82,6 +83,8 @@ def run(cfg: EvaluateConfig, hooks: EvaluateHooks | None = None) -> EvaluateOutc
     if cfg.cost not in COST_MODES:
         raise UsageError(f"cost {cfg.cost!r}: expected one of {', '.join(COST_MODES)}")
     if cfg.real_only:
+        if cfg.reference_points:
+            raise UsageError("--reference-points scores generators against two references; drop --real-only")
         return EvaluateOutcome(_reference_only(cfg, weights, dev, hooks), None)
     parse_metrics(cfg.metrics, cfg.num_samples)  # typos fail here, before any artifact, dataset or out is touched
     resolve_precision(cfg.precision, dev)
@@ -107,6 +110,8 @@ def run(cfg: EvaluateConfig, hooks: EvaluateHooks | None = None) -> EvaluateOutc
     try:
         check_target(target, cfg.force)  # again, now that no one else can write here
         result = _score(cfg, weights, dev, loaded, d, hooks)
+        if cfg.reference_points:
+            result["reference_points"] = _reference_points(cfg, weights, dev, data_name, model_res, hooks)
         atomic_write_json(target, result)
     finally:
         lock.close()
@@ -142,6 +147,19 @@ def _score(cfg: EvaluateConfig, weights: str | None, dev: torch.device, loaded: 
         row["params"] = info.num_params
         row["nonzero_params"] = info.nonzero_params
     return result
+
+
+def _reference_points(cfg: EvaluateConfig, weights: str | None, dev: torch.device, data_name: str,
+                      resolution: int, hooks: EvaluateHooks) -> dict[str, Any]:
+    """Floor and ceiling (ganctl.evaluate.baselines) in exactly this evaluation's protocol and resolution."""
+    from ganctl.evaluate.baselines import reference_points  # lazy: only this flag needs it
+
+    if hooks.log is not None:
+        hooks.log("reference points: held-out real images (floor) and matched noise (ceiling)")
+    req = EvalRequest(metrics=list(cfg.metrics), num_samples=cfg.num_samples, extractor=cfg.extractor,
+                      inception_weights=weights, device=dev, batch_size=cfg.batch_size,
+                      num_reference=cfg.num_reference)
+    return reference_points(data_name, req, seed=cfg.seed, resolution=resolution, root=cfg.data_root)
 
 
 def _common_resolution(generators: Sequence[Any], wanted: int | None) -> int:
