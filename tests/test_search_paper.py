@@ -85,12 +85,20 @@ def test_half_batches_and_a_frozen_discriminator_in_g_steps() -> None:
     alpha = next(iter(s.D.alphas.values()))
     alpha_grads: list[int] = []
     alpha.register_hook(lambda g: alpha_grads.append(1))
+    g_weight_grads: list[int] = []
+    for p in s.G.weight_parameters():
+        p.register_hook(lambda g: g_weight_grads.append(1))
+    g_alpha_grads: list[int] = []
+    for p in s.G.arch_parameters():
+        p.register_hook(lambda g: g_alpha_grads.append(1))
     s.step(0)
     # D steps see cat(real half, fake half) = 8; each G step sees its half (4 fake, 4 real for MMD)
     assert sizes[:2] == [8, 8] and all(n == 4 for n in sizes[2:]) and len(sizes) > 2
-    # D weight gradients only in the two D steps, α's only in the architecture step
-    assert len(d_grads) == 2 and len(alpha_grads) == 1
-    assert all(p.requires_grad for p in s.D.parameters())
+    # each architecture step freezes the weights of the network it searches: D weight gradients only in the
+    # D weight step, α's only in the architecture step; likewise for G
+    assert len(d_grads) == 1 and len(alpha_grads) == 1
+    assert len(g_weight_grads) == len(s.G.weight_parameters()) and len(g_alpha_grads) == len(s.G.arch_parameters())
+    assert all(p.requires_grad for p in s.D.parameters()) and all(p.requires_grad for p in s.G.parameters())
 
 
 def test_alphagan_d_is_called_once_per_d_step_and_frozen_for_g(tmp_path) -> None:

@@ -3,12 +3,14 @@
 One iteration: D-architecture step, D-weight step; every n_critic iterations a G-architecture step
 and a G-weight step. Each step draws fresh Gumbel weights (or plain softmax) at the current τ.
 The architecture objective (`arch_loss`) may differ from the weight objective (`loss`).
-D is frozen (no weight or α gradients are computed) in the G steps. With ``split_batch`` each real
+D is frozen (no weight or α gradients are computed) in the G steps, and each architecture step freezes the
+weights of the network whose α it trains (only the α gradients it uses are computed). With ``split_batch`` each real
 batch is split in halves, one for the architecture steps and one for the weight steps, each with its
 own noise, as the seed paper's search does (Pulakurthi et al., MMD-PMish-NAS).
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -24,7 +26,7 @@ from ganctl.search.derive import (
     group_by_cell,
 )
 from ganctl.search.fastpath import FastPath
-from ganctl.search.supernet import PAPER_DIS_DOWNSAMPLE, SuperDiscriminator, SuperGenerator
+from ganctl.search.supernet import PAPER_DIS_DOWNSAMPLE, SuperDiscriminator, SuperGenerator, frozen
 from ganctl.search.temperature import epoch_temperature, temperature
 
 SEARCH_SPACE = "adversarialnas"
@@ -90,13 +92,15 @@ class AdversarialNAS:
         for name, opt, loss_name, part in (("arch_d", self.arch_d, cfg.effective_arch_loss(), "arch"),
                                            ("loss_d", self.opt_d, cfg.loss, "weights")):
             self.D.zero_grad(set_to_none=True)
-            with self.fast.autocast():
-                w = self.D.mix(tau, cfg.gumbel)
-                if part == "weights":  # α is not trained here: no gradient for it
-                    w = {k: v.detach() for k, v in w.items()}
-                out_real, out_fake = self.d_forward(torch.cat([reals[part], fakes[part]]), w).chunk(2)
-            loss = self._d_loss(loss_name, out_real, out_fake)
-            loss.backward()
+            # the architecture step trains α only: D's weights are frozen, so no weight gradient is computed
+            with frozen(self.D.weight_parameters()) if part == "arch" else nullcontext():
+                with self.fast.autocast():
+                    w = self.D.mix(tau, cfg.gumbel)
+                    if part == "weights":  # α is not trained here: no gradient for it
+                        w = {k: v.detach() for k, v in w.items()}
+                    out_real, out_fake = self.d_forward(torch.cat([reals[part], fakes[part]]), w).chunk(2)
+                loss = self._d_loss(loss_name, out_real, out_fake)
+                loss.backward()
             opt.step()
             stats[name] = loss.detach()
         if (step + 1) % cfg.n_critic == 0:
@@ -113,18 +117,20 @@ class AdversarialNAS:
     def _g_step(self, opt: torch.optim.Optimizer, loss_name: str, real: torch.Tensor, tau: float, arch: bool
                 ) -> torch.Tensor:
         self.G.zero_grad(set_to_none=True)
-        with self.fast.autocast():
-            w_d = self.D.mix(tau, self.cfg.gumbel)
-            z = self._z(real.shape[0])
-            w_g = self.G.mix(tau, self.cfg.gumbel)
-            if not arch:  # the weight step trains no α
-                w_g = {k: v.detach() for k, v in w_g.items()}
-            fake = self.g_forward(z, w_g)
-            out_fake = self.d_forward(fake, w_d)
-            with torch.no_grad():
-                out_real = self.d_forward(real, w_d) if loss_name == "mmd" else None
-        loss = g_loss(loss_name, out_real, out_fake)
-        loss.backward()
+        # the architecture step trains G's α only: G's weights are frozen, so no weight gradient is computed
+        with frozen(self.G.weight_parameters()) if arch else nullcontext():
+            with self.fast.autocast():
+                w_d = self.D.mix(tau, self.cfg.gumbel)
+                z = self._z(real.shape[0])
+                w_g = self.G.mix(tau, self.cfg.gumbel)
+                if not arch:  # the weight step trains no α
+                    w_g = {k: v.detach() for k, v in w_g.items()}
+                fake = self.g_forward(z, w_g)
+                out_fake = self.d_forward(fake, w_d)
+                with torch.no_grad():
+                    out_real = self.d_forward(real, w_d) if loss_name == "mmd" else None
+            loss = g_loss(loss_name, out_real, out_fake)
+            loss.backward()
         opt.step()
         return loss.detach()
 

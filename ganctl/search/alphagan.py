@@ -11,8 +11,6 @@ wherever G or α learns, the D in use is frozen so no D weight gradients are com
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -25,7 +23,7 @@ from ganctl.models import build_discriminator, discriminator_spec
 from ganctl.nn.ops import ALPHAGAN_OPS, ALPHAGAN_UP_OPS, DOWN_OPS
 from ganctl.search.derive import build_genotype, derive_generator_cells, group_by_cell
 from ganctl.search.fastpath import FastPath
-from ganctl.search.supernet import SuperGenerator
+from ganctl.search.supernet import SuperGenerator, frozen
 from ganctl.search.temperature import temperature
 
 SEARCH_SPACE = "alphagan"
@@ -43,20 +41,6 @@ def split_train_val(data: ImageData, val_fraction: float, batch_size: int, seed:
                         f"{max(batch_size / val_fraction, batch_size / (1 - val_fraction)):.0f} images")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return data.images[order[n_val:]].contiguous(), data.images[order[:n_val]].contiguous()
-
-
-@contextlib.contextmanager
-def frozen(*items: nn.Module | list[nn.Parameter]) -> Iterator[None]:
-    """The parameters of these modules / lists need no gradient inside the block (restored after)."""
-    params = [p for it in items for p in (it.parameters() if isinstance(it, nn.Module) else it)]
-    before = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, before, strict=True):
-            p.requires_grad_(flag)
 
 
 def _joint(d: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,6 +11,9 @@ the discriminator mirrors `CellDiscriminator` (3×3 stem, cells, act, global sum
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -59,6 +62,20 @@ class MixedOp(nn.Module):
             term = h * w[i].to(h.dtype)
             out = term if out is None else out + term
         return out
+
+
+@contextlib.contextmanager
+def frozen(*items: nn.Module | list[nn.Parameter]) -> Iterator[None]:
+    """The parameters of these modules / lists need no gradient inside the block (restored after)."""
+    params = [p for it in items for p in (it.parameters() if isinstance(it, nn.Module) else it)]
+    before = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, before, strict=True):
+            p.requires_grad_(flag)
 
 
 class _SuperNet(nn.Module):
