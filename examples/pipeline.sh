@@ -36,9 +36,9 @@ ganctl train --data "$DATA" --preset tiny --genotype "$GENOTYPE" --out "$OUT/tra
   ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} "${COMMON[@]}" --quiet
 fi
 
-# ARD under a parameter budget of 75 %. On this pipeline's generator (16 px, 3,500 steps) the decomposed G, at 71 %
-# of the parameters, scores near the dense one (FID-1k proxy 0.236 against 0.221; Inception FID-500 122.4 against
-# 125.8), so fine-tuning is off by default. FINETUNE_STEPS=N adds a fine-tune with output
+# ARD under a parameter budget of 75 %. On this pipeline's generator (16 px, batch 64, 2,600 steps) the decomposed
+# G, at 72 % of the parameters, scores near the dense one (FID-1k proxy 0.171 against 0.160; Inception FID-500
+# 113.5 against 105.5), so fine-tuning is off by default. FINETUNE_STEPS=N adds a fine-tune with output
 # distillation from the dense G (--distill-weight), about a minute per 100 steps; on the earlier 1,800-step
 # preset's generator, where decomposition cost quality (FID-1k / KID-1k proxy): decomposed 1.45 / 0.0049,
 # 150 GAN steps 1.28 / 0.0041, with --distill-weight 1 0.97 / 0.0022 (dense 1.21 / 0.0041).
