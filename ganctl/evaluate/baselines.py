@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ganctl.data import load_data
+from ganctl.data import ImageData, load_data
 from ganctl.data.registry import parse_data_arg
 from ganctl.errors import DataError, GanctlError
 from ganctl.evaluate.api import EvalRequest, resolve_extractor
@@ -88,14 +88,16 @@ def score_images(images: torch.Tensor, data: ImageDataLike, metrics: list[str], 
 
 
 def reference_points(data_arg: str, req: EvalRequest, *, seed: int = 0, resolution: int | None = None,
-                     root: str | None = None) -> dict[str, Any]:
+                     data: ImageData | None = None) -> dict[str, Any]:
     """{"floor": {metric: value}, "ceiling": {...}, how each was made, and the extractor used}.
 
     Of `req` it uses metrics, num_samples, num_reference, extractor, inception_weights and device.
-    `ganctl evaluate --reference-points` calls it with the evaluation's own protocol."""
+    `data`: the reference data already loaded as `ganctl evaluate` loads it (else loaded here);
+    `ganctl evaluate --reference-points` passes its own, with its protocol."""
     metrics, num_samples, num_reference = list(req.metrics), req.num_samples, req.num_reference
     dev = req.device if isinstance(req.device, torch.device) else resolve_device(req.device)
-    data = load_data(data_arg, root=root, resolution=resolution, seed=0)  # as `ganctl evaluate` loads it
+    if data is None:
+        data = load_data(data_arg, resolution=resolution, seed=0)  # as `ganctl evaluate` loads it
     res = int(data.images.shape[-1])
     ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights)
     n = max(r.num_samples for r in parse_metrics(metrics, num_samples))  # fid10k names its own count

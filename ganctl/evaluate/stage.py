@@ -111,7 +111,7 @@ def run(cfg: EvaluateConfig, hooks: EvaluateHooks | None = None) -> EvaluateOutc
         check_target(target, cfg.force)  # again, now that no one else can write here
         result = _score(cfg, weights, dev, loaded, d, hooks)
         if cfg.reference_points:
-            result["reference_points"] = _reference_points(cfg, weights, dev, data_name, model_res, hooks)
+            result["reference_points"] = _reference_points(cfg, weights, dev, data_name, d, hooks)
         atomic_write_json(target, result)
     finally:
         lock.close()
@@ -149,8 +149,8 @@ def _score(cfg: EvaluateConfig, weights: str | None, dev: torch.device, loaded: 
     return result
 
 
-def _reference_points(cfg: EvaluateConfig, weights: str | None, dev: torch.device, data_name: str,
-                      resolution: int, hooks: EvaluateHooks) -> dict[str, Any]:
+def _reference_points(cfg: EvaluateConfig, weights: str | None, dev: torch.device, data_name: str, d: Any,
+                      hooks: EvaluateHooks) -> dict[str, Any]:
     """Floor and ceiling (ganctl.evaluate.baselines) in exactly this evaluation's protocol and resolution."""
     from ganctl.evaluate.baselines import reference_points  # lazy: only this flag needs it
 
@@ -159,7 +159,7 @@ def _reference_points(cfg: EvaluateConfig, weights: str | None, dev: torch.devic
     req = EvalRequest(metrics=list(cfg.metrics), num_samples=cfg.num_samples, extractor=cfg.extractor,
                       inception_weights=weights, device=dev, batch_size=cfg.batch_size,
                       num_reference=cfg.num_reference)
-    return reference_points(data_name, req, seed=cfg.seed, resolution=resolution, root=cfg.data_root)
+    return reference_points(data_name, req, seed=cfg.seed, data=d)  # the data loaded above, at the model's px
 
 
 def _common_resolution(generators: Sequence[Any], wanted: int | None) -> int:
