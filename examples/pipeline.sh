@@ -5,7 +5,7 @@
 #
 # Most of the budget goes to training (TRAIN_STEPS), so the final grid shows recognisable shapes.
 # Environment knobs: DATA (default sprites; `shapes` is the harder built-in set), DEVICE (default auto),
-# SEED (default 0), TRAIN_STEPS, FINETUNE_STEPS (default 0), DISTILL_WEIGHT (default 1), DGL=1,
+# SEED (default 0), TRAIN_STEPS, FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
 # GANCTL_INCEPTION_WEIGHTS (real FID; without it evaluate uses the
 # labelled randconv proxy), FROM=compress (reuse the search and train folders already in OUT_DIR).
 set -euo pipefail
@@ -36,20 +36,20 @@ ganctl train --data "$DATA" --preset tiny --genotype "$GENOTYPE" --out "$OUT/tra
   ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} "${COMMON[@]}" --quiet
 fi
 
-# ARD under a parameter budget of 75 %. On this pipeline's generator (16 px, batch 64, 2,600 steps) the decomposed
-# G, at 72 % of the parameters, scores near the dense one (FID-1k proxy 0.171 against 0.160; Inception FID-500
-# 113.5 against 105.5), so fine-tuning is off by default. FINETUNE_STEPS=N adds a fine-tune with output
-# distillation from the dense G (--distill-weight), about a minute per 100 steps; on the earlier 1,800-step
-# preset's generator, where decomposition cost quality (FID-1k / KID-1k proxy): decomposed 1.45 / 0.0049,
-# 150 GAN steps 1.28 / 0.0041, with --distill-weight 1 0.97 / 0.0022 (dense 1.21 / 0.0041).
+# ARD under a parameter budget of 75 %, then 100 fine-tuning steps with output distillation from the dense G
+# (--distill-weight). On this pipeline's generator (16 px, batch 64, 2,600 steps) the decomposed G, at 72 % of
+# the parameters, scored Inception FID-500 113.5 without the fine-tune and 105.1 with it (dense 105.5; FID-1k
+# proxy 0.171 and 0.160, dense 0.160), for about 6 s more. On the earlier 1,800-step preset's generator
+# (FID-1k / KID-1k proxy): decomposed 1.45 / 0.0049, 150 GAN steps 1.28 / 0.0041, with --distill-weight 1
+# 0.97 / 0.0022 (dense 1.21 / 0.0041).
 # DGL=1 adds the trained D as DGL teacher.
-FINETUNE_STEPS=${FINETUNE_STEPS:-0}
+FINETUNE_STEPS=${FINETUNE_STEPS:-100}
 DISTILL_WEIGHT=${DISTILL_WEIGHT:-1}
 TEACHER=()
 [ "${DGL:-0}" = 1 ] && TEACHER=(--teacher-d "$OUT/train/discriminator.safetensors")
 DISTILL=()
 [ "$FINETUNE_STEPS" -gt 0 ] && DISTILL=(--distill-weight "$DISTILL_WEIGHT")
-echo "== 3/5 compress: Adaptive Rank Decomposition (--rank auto, --target-params 0.75) =="
+echo "== 3/5 compress: Adaptive Rank Decomposition (--rank auto, --target-params 0.75), $FINETUNE_STEPS fine-tuning steps =="
 # ARD probes the layers that hold the parameters (the latent projections and the cells' 3×3 convs; the
 # 1×1 up/skip convs hold 272 parameters each), which halves the probes of the stage.
 ganctl compress "$OUT/train/best_generator.safetensors" --rank auto --target-params 0.75 --data "$DATA" \
