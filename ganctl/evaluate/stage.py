@@ -109,9 +109,10 @@ def run(cfg: EvaluateConfig, hooks: EvaluateHooks | None = None) -> EvaluateOutc
     lock = lock_folder(cfg.out)  # a second evaluate into this out is refused, not silently lost
     try:
         check_target(target, cfg.force)  # again, now that no one else can write here
-        result = _score(cfg, weights, dev, loaded, d, hooks)
+        req = _request(cfg, weights, dev)
+        result = _score(cfg, req, loaded, d, hooks)
         if cfg.reference_points:
-            result["reference_points"] = _reference_points(cfg, weights, dev, data_name, d, hooks)
+            result["reference_points"] = _reference_points(req, data_name, d, cfg.seed, hooks)
         atomic_write_json(target, result)
     finally:
         lock.close()
@@ -130,13 +131,16 @@ def _reference_only(cfg: EvaluateConfig, weights: str | None, dev: torch.device,
         return evaluate_reference(d, req, log=hooks.log, progress=bars)
 
 
-def _score(cfg: EvaluateConfig, weights: str | None, dev: torch.device, loaded: list, d: Any,
-           hooks: EvaluateHooks) -> dict[str, Any]:
+def _request(cfg: EvaluateConfig, weights: str | None, dev: torch.device) -> EvalRequest:
+    """The evaluation's protocol: what the generators and the reference points are both scored with."""
+    return EvalRequest(metrics=list(cfg.metrics), num_samples=cfg.num_samples,
+                       seeds=[cfg.seed + i for i in range(cfg.seeds)], extractor=cfg.extractor,
+                       inception_weights=weights, device=dev, batch_size=cfg.batch_size, precision=cfg.precision,
+                       num_reference=cfg.num_reference, cost=cfg.cost)
+
+
+def _score(cfg: EvaluateConfig, req: EvalRequest, loaded: list, d: Any, hooks: EvaluateHooks) -> dict[str, Any]:
     """evaluate_artifacts over the loaded generators, plus what metrics.json records about the inputs."""
-    req = EvalRequest(metrics=list(cfg.metrics), num_samples=cfg.num_samples,
-                      seeds=[cfg.seed + i for i in range(cfg.seeds)], extractor=cfg.extractor,
-                      inception_weights=weights, device=dev, batch_size=cfg.batch_size, precision=cfg.precision,
-                      num_reference=cfg.num_reference, cost=cfg.cost)
     names = short_names(cfg.artifacts)
     with hooks.progress() as bars:
         result = evaluate_artifacts([(name, G, info) for name, (_, G, info) in zip(names, loaded, strict=True)],
@@ -149,17 +153,13 @@ def _score(cfg: EvaluateConfig, weights: str | None, dev: torch.device, loaded: 
     return result
 
 
-def _reference_points(cfg: EvaluateConfig, weights: str | None, dev: torch.device, data_name: str, d: Any,
-                      hooks: EvaluateHooks) -> dict[str, Any]:
-    """Floor and ceiling (ganctl.evaluate.baselines) in exactly this evaluation's protocol and resolution."""
+def _reference_points(req: EvalRequest, data_name: str, d: Any, seed: int, hooks: EvaluateHooks) -> dict[str, Any]:
+    """Floor and ceiling (ganctl.evaluate.baselines) in exactly this evaluation's protocol and loaded data."""
     from ganctl.evaluate.baselines import reference_points  # lazy: only this flag needs it
 
     if hooks.log is not None:
         hooks.log("reference points: held-out real images (floor) and matched noise (ceiling)")
-    req = EvalRequest(metrics=list(cfg.metrics), num_samples=cfg.num_samples, extractor=cfg.extractor,
-                      inception_weights=weights, device=dev, batch_size=cfg.batch_size,
-                      num_reference=cfg.num_reference)
-    return reference_points(data_name, req, seed=cfg.seed, data=d)  # the data loaded above, at the model's px
+    return reference_points(data_name, req, seed=seed, data=d)
 
 
 def _common_resolution(generators: Sequence[Any], wanted: int | None) -> int:
