@@ -217,7 +217,11 @@ def sample(  # size: the public API spells out the sample flags it accepts
     from ganctl.evaluate.generate import Generation, generate_uint8  # lazy: `import ganctl` loads no torch
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz  # lazy: `import ganctl` loads no torch
     from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
+    from ganctl.sample.stage import SampleConfig, check  # lazy: `import ganctl` loads no torch
 
+    source = Path(generator) if isinstance(generator, (str, Path)) else Path("<module>")  # check() never reads it
+    check(SampleConfig(source, num=num, grid=_path(grid), out_dir=_path(out_dir), npz=_path(npz), scale=scale,
+                       batch_size=batch_size, precision=precision, device=device, seed=seed), any_destinations=True)
     G = load_generator(generator) if isinstance(generator, (str, Path)) else generator
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)  # auto: bf16 on a GPU, fp32 on the CPU, as `ganctl sample`
@@ -229,6 +233,10 @@ def sample(  # size: the public API spells out the sample flags it accepts
     if out_dir is not None:  # streamed again batch by batch: the same pixels, written as they come
         sample_to_dir(G, num, seed, out_dir, Generation(dev, batch_size, precision))
     return images
+
+
+def _path(value: PathLike | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 def export(artifact: PathLike, out: PathLike, format: str = "onnx", *, batch: int = 1,  # noqa: A002

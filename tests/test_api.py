@@ -14,6 +14,7 @@ from evaluate_standins import STANDIN, StandinNet, TinyGenerator, fake_data, ins
 from PIL import Image
 
 import ganctl
+from ganctl.errors import UsageError
 from ganctl.evaluate.extractors import unregister_extractor
 from ganctl.evaluate.generate import make_noise
 from ganctl.io.artifact import save_generator
@@ -73,6 +74,22 @@ def test_load_and_sample_match_a_hand_computation(artifact, tmp_path):
     assert big.shape == (2 * 64 + 3 * 2, 3 * 64 + 4 * 2, 3)
     assert np.array_equal(big[2:66:2, 2:66:2], expected[0].permute(1, 2, 0).numpy())
 
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"scale": 2}, "--scale enlarges a --grid"),  # scale without a grid: the CLI refuses it too
+    ({"grid": "g.jpg"}, "name it \\*.png"),
+    ({"num": 0}, "--num must be positive"),
+    ({"batch_size": -1}, "--batch-size must be positive"),
+    ({"precision": "fp8"}, "precision"),
+    ({"grid": "g.png", "scale": 99}, "--scale must be in 1..16"),
+])
+def test_sample_api_refuses_what_the_cli_refuses(artifact, tmp_path, kwargs, message):
+    if "grid" in kwargs:
+        kwargs = {**kwargs, "grid": tmp_path / kwargs["grid"]}
+    with pytest.raises(UsageError, match=message):
+        ganctl.sample(artifact, seed=3, device="cpu", **kwargs)
+    assert not list(tmp_path.iterdir())  # nothing written
 
 def _fid_float64(G, data, n, seed):
     """FID from the stand-in features, in float64 numpy/scipy, independently of ganctl.evaluate.stats."""

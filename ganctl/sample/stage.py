@@ -48,10 +48,12 @@ class SampleOutcome:
     artifact_sha256: str
 
 
-def check(cfg: SampleConfig) -> None:
-    """Every flag error, before the artifact is read (usage errors, exit 2)."""
+def check(cfg: SampleConfig, *, any_destinations: bool = False) -> None:
+    """Every flag error, before the artifact is read (usage errors, exit 2).
+
+    `any_destinations`: the Python API `ganctl.sample` may write several destinations, or none."""
     targets = [t for t in (cfg.grid, cfg.out_dir, cfg.npz) if t is not None]
-    if len(targets) != 1:
+    if len(targets) != 1 and not any_destinations:
         raise UsageError("give exactly one of --grid FILE.png, --out-dir DIR, --npz FILE.npz")
     if cfg.num <= 0:
         raise UsageError(f"--num must be positive, got {cfg.num}")
