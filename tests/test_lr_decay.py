@@ -52,6 +52,19 @@ def test_decay_start_1_keeps_the_rates(tmp_path):
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
     assert [row["lr_g"] for row in rows] == [3e-4] * 3
+    # one spelling of "off": stored as null, so a resume that says 1 again (or nothing) changes nothing
+    assert json.loads((out / "config.json").read_text())["lr_decay_start"] is None
+    assert "lr_decay_start" not in read_artifact(out / "generator.safetensors").provenance
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "4", "--lr-decay-start", "1",
+                                 "--allow-change", "steps", "--quiet"])
+    assert r.exit_code == 0, r.output
+    saved = json.loads((out / "config.json").read_text())
+    saved["lr_decay_start"] = 1.0  # as an older ganctl wrote it
+    (out / "config.json").write_text(json.dumps(saved))
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "5", "--allow-change", "steps", "--quiet"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
+    assert [row["lr_g"] for row in rows] == [3e-4] * 5
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "inf"])

@@ -88,10 +88,13 @@ class TrainConfig(Recipe):
     deterministic: bool = False
     device: str = "auto"
     teacher_d: str | None = None
-    lr_decay_start: float | None = None  # from this fraction of the run both rates fall linearly to 0 (None, 1: off)
+    lr_decay_start: float | None = None  # from this fraction of the run both rates fall linearly to 0 (None: off;
+    # --lr-decay-start 1, the flag's spelling of off, is stored as None)
 
     def __post_init__(self) -> None:
         super().__post_init__()  # the recipe's checks
+        if self.lr_decay_start == 1.0:  # one spelling of "constant rates", so configs and resumes compare equal
+            self.lr_decay_start = None
         validate(self)  # train's own: a config that exists is valid
 
     def to_dict(self) -> dict[str, Any]:
@@ -296,7 +299,9 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], allow_change
     if bad:
         raise UsageError(f"--allow-change: unknown config key(s) {', '.join(bad)}")
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
-    changed = [k for k in config_changes(saved, merged) if k not in allowed]
+    # compared as constructed configs, so two spellings of one value (lr_decay_start 1 and None) are no change
+    as_built = TrainConfig.from_dict(saved).to_dict(), TrainConfig.from_dict(merged).to_dict()
+    changed = [k for k in config_changes(*as_built) if k not in allowed]
     if changed:
         detail = ", ".join(f"{k} ({saved.get(k)!r} -> {merged.get(k)!r})" for k in changed)
         raise UsageError(

@@ -366,9 +366,8 @@ class Trainer:
             "loss_g": loss_g,
             "b_u": self.bound.b_u,
             "img_per_s": round(rate, 1),
+            "lr_g": self.opt_g.param_groups[0]["lr"],  # the rate the last update used
         }
-        if self.cfg.lr_decay_start is not None:  # the rate the last update used
-            row["lr_g"] = self.opt_g.param_groups[0]["lr"]
         if self._warmup_unlogged and self.compile_warmup_s is not None:
             row["compile_warmup_s"] = round(self.compile_warmup_s, 3)
             self._warmup_unlogged = False
