@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from ganctl.cli.app import app
 from ganctl.data import load_data
+from ganctl.evaluate import api
 from ganctl.evaluate.baselines import main, matched_noise
 from ganctl.evaluate.extractors import build_extractor, extract_features
 from ganctl.evaluate.reference import reference_indices
@@ -57,14 +58,18 @@ def test_bad_resolution_is_one_line_and_no_file(tmp_path, capsys):
 
 def test_evaluate_reference_points_use_the_evaluation_protocol(tmp_path, monkeypatch):
     """`ganctl evaluate --reference-points` on a 16 px generator: the artifact's resolution, the same numbers as
-    the standalone script given that protocol, the ceiling equal to the hand computation, two table rows."""
+    the standalone script given that protocol, the ceiling equal to the hand computation, two table rows, and
+    one extractor built for the generators and the reference points together."""
     monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    built = []
+    monkeypatch.setattr(api, "build_extractor", lambda *a, **k: built.append(a[0]) or build_extractor(*a, **k))
     artifact, _ = tiny_generator_artifact(tmp_path, resolution=16)
     protocol = ["--metrics", "fid,kid", "--num-samples", "64", "--num-reference", "128", "--extractor", "randconv",
                 "--seed", "3"]
     res = CliRunner().invoke(app, ["evaluate", str(artifact), "--data", "sprites", *protocol, "--reference-points",
                                    "--no-cost", "--device", "cpu", "--out", str(tmp_path / "ev")])
     assert res.exit_code == 0, res.output
+    assert built == ["randconv"]
     assert "held-out real (floor)" in res.output and "matched noise (ceiling)" in res.output
     metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     points = metrics["reference_points"]

@@ -8,7 +8,7 @@ weights hash, seeds, artifact hash, precision, device, batch size).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -162,6 +162,14 @@ class EvalRequest:
     cost: bool | str = True
     cost_batch_size: int | None = None
     use_cache: bool = True
+    _built: tuple[str, Extractor, str | None] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def resolved_extractor(self, dev: torch.device, log: Log | None = None) -> tuple[Extractor, str | None]:
+        """resolve_extractor, built once per request and device: the generators' scores and the reference
+        points of one evaluation share one extractor (the Inception's weights are loaded once)."""
+        if self._built is None or self._built[0] != str(dev):
+            self._built = (str(dev), *resolve_extractor(self.extractor, dev, self.inception_weights, log))
+        return self._built[1], self._built[2]
 
 
 def evaluate_artifacts(
@@ -190,7 +198,7 @@ def evaluate_artifacts(
         raise UsageError(f"--batch-size must be positive, got {req.batch_size}")
     dev = _resolve_device(req.device)
     precision = resolve_precision(req.precision, dev)  # auto: bf16 generation on CUDA, fp32 on the CPU
-    ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights, log)
+    ext, fallback = req.resolved_extractor(dev, log)
     _check_is_possible(requests, ext)
     ref = _reference_for(requests, data, ext, req, dev, log, progress)
     protocol_common = {
@@ -306,7 +314,7 @@ def evaluate_reference(
     Of `request` it uses extractor, inception_weights, device, batch_size, num_reference and use_cache."""
     req = request or EvalRequest()
     dev = _resolve_device(req.device)
-    ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights, log)
+    ext, fallback = req.resolved_extractor(dev, log)
     ref = reference_stats(data, ext, req.num_reference, device=dev, batch_size=req.batch_size,
                           use_cache=req.use_cache,
                           progress=None if progress is None else (lambda d, t: progress("reference statistics", d, t)))

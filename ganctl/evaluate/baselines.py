@@ -27,7 +27,7 @@ import torch
 from ganctl.data import ImageData, load_data
 from ganctl.data.registry import parse_data_arg
 from ganctl.errors import DataError, GanctlError
-from ganctl.evaluate.api import EvalRequest, resolve_extractor
+from ganctl.evaluate.api import EvalRequest
 from ganctl.evaluate.extractors import extract_features
 from ganctl.evaluate.protocol import parse_metrics
 from ganctl.evaluate.reference import ImageDataLike, reference_indices, reference_stats
@@ -99,7 +99,7 @@ def reference_points(data_arg: str, req: EvalRequest, *, seed: int = 0, resoluti
     if data is None:
         data = load_data(data_arg, resolution=resolution, seed=0)  # as `ganctl evaluate` loads it
     res = int(data.images.shape[-1])
-    ext, fallback = resolve_extractor(req.extractor, dev, req.inception_weights)
+    ext, fallback = req.resolved_extractor(dev)  # the one the evaluation itself used, if it ran first
     n = max(r.num_samples for r in parse_metrics(metrics, num_samples))  # fid10k names its own count
     floor_images = heldout_images(data_arg, data, n, num_reference, seed, res)
     ref_idx = reference_indices(len(data), num_reference, 0)
