@@ -1,6 +1,6 @@
 """Quality at a fixed budget: the paper's recipe vs a plain baseline, same size, same data, same run.
 
-    # CPU (about 20 minutes on 2 cores): the tiny preset on a real image folder, FID/KID-500 with the Inception
+    # CPU (about 25 minutes on 2 cores): the tiny preset on a real image folder, FID/KID-500 with the Inception
     python bench/quality.py --data folder:/tmp/CIFAR-10-images/train --mode cpu \
         --inception-weights /work/cache/pt_inception.pth --out runs/bench-quality
     # GPU (~10 min per arm on one GPU): cifar10-large, FID/KID-10k
@@ -97,7 +97,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
-    arms = [arm.strip() for arm in a.arms.split(",") if arm.strip()]
+    arms = list(dict.fromkeys(arm.strip() for arm in a.arms.split(",") if arm.strip()))  # each once, in order
     unknown = [arm for arm in arms if arm not in ARMS]
     if unknown or not arms:
         p.error(f"--arms {a.arms!r}: choose from {', '.join(ARMS)}")

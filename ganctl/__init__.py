@@ -211,8 +211,10 @@ def sample(  # size: the public API spells out the sample flags it accepts
 ) -> torch.Tensor:
     """`num` images as uint8 N×3×H×W on the CPU, the same for a seed at any batch size (as `ganctl sample`).
 
-    Also writes them when `grid` (PNG, each image enlarged `scale` times by whole pixels), `npz` (key 'x',
-    N×H×W×3) or `out_dir` (numbered PNGs) is given.
+    Also writes them when `grid` (a *.png, each image enlarged `scale` times by whole pixels; `scale` needs
+    `grid`), `npz` (key 'x', N×H×W×3) or `out_dir` (numbered PNGs) is given. Arguments are checked as
+    `ganctl sample` checks its flags, before anything is written: a bad one raises UsageError, whose message
+    names the matching CLI flag (`--scale` for `scale`).
     """
     from ganctl.evaluate.generate import Generation, generate_uint8  # lazy: `import ganctl` loads no torch
     from ganctl.evaluate.sample import sample_to_dir, save_grid, write_npz  # lazy: `import ganctl` loads no torch

@@ -75,7 +75,6 @@ def test_load_and_sample_match_a_hand_computation(artifact, tmp_path):
     assert np.array_equal(big[2:66:2, 2:66:2], expected[0].permute(1, 2, 0).numpy())
 
 
-
 @pytest.mark.parametrize("kwargs, message", [
     ({"scale": 2}, "--scale enlarges a --grid"),  # scale without a grid: the CLI refuses it too
     ({"grid": "g.jpg"}, "name it \\*.png"),
@@ -85,11 +84,13 @@ def test_load_and_sample_match_a_hand_computation(artifact, tmp_path):
     ({"grid": "g.png", "scale": 99}, "--scale must be in 1..16"),
 ])
 def test_sample_api_refuses_what_the_cli_refuses(artifact, tmp_path, kwargs, message):
-    if "grid" in kwargs:
-        kwargs = {**kwargs, "grid": tmp_path / kwargs["grid"]}
+    """Checked before anything is written: every case names a destination (the grid, else an .npz)."""
+    destination = {"grid": tmp_path / kwargs["grid"]} if "grid" in kwargs else {"npz": tmp_path / "s.npz"}
+    kwargs = {**kwargs, **destination}
     with pytest.raises(UsageError, match=message):
         ganctl.sample(artifact, seed=3, device="cpu", **kwargs)
-    assert not list(tmp_path.iterdir())  # nothing written
+    assert not list(tmp_path.iterdir())
+
 
 def _fid_float64(G, data, n, seed):
     """FID from the stand-in features, in float64 numpy/scipy, independently of ganctl.evaluate.stats."""

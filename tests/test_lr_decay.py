@@ -45,26 +45,49 @@ def test_train_steps_with_the_scheduled_rates(tmp_path):
     assert ckpt["opt_d"]["param_groups"][0]["lr"] == pytest.approx(1e-3, rel=1e-12)  # D: 2e-3 · 1/2
 
 
+def _lr_rows(out):
+    return [row["lr_g"] for row in map(json.loads, (out / "stats.jsonl").read_text().splitlines())]
+
+
 def test_decay_start_1_keeps_the_rates(tmp_path):
     out = tmp_path / "run"
     r = CliRunner().invoke(app, ["train", *TINY, "--out", str(out), "--steps", "3", "--log-every", "1",
                                  "--lr-g", "3e-4", "--lr-decay-start", "1"])
     assert r.exit_code == 0, r.output
-    rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
-    assert [row["lr_g"] for row in rows] == [3e-4] * 3
-    # one spelling of "off": stored as null, so a resume that says 1 again (or nothing) changes nothing
-    assert json.loads((out / "config.json").read_text())["lr_decay_start"] is None
+    assert _lr_rows(out) == [3e-4] * 3
+    # config.json says 1 (a replayed --config keeps the rates constant, whatever the preset's value)
+    assert json.loads((out / "config.json").read_text())["lr_decay_start"] == 1.0
     assert "lr_decay_start" not in read_artifact(out / "generator.safetensors").provenance
+    # an older ganctl wrote null for constant rates: the same value, so neither a plain resume of the finished
+    # run (refused: nothing to do) nor one that says 1 (or extends it) counts it as a change
+    saved = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**saved, "lr_decay_start": None}))
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--quiet"])
+    assert r.exit_code != 0 and "already finished" in r.output, r.output
     r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "4", "--lr-decay-start", "1",
                                  "--allow-change", "steps", "--quiet"])
     assert r.exit_code == 0, r.output
-    saved = json.loads((out / "config.json").read_text())
-    saved["lr_decay_start"] = 1.0  # as an older ganctl wrote it
-    (out / "config.json").write_text(json.dumps(saved))
-    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "5", "--allow-change", "steps", "--quiet"])
+    assert _lr_rows(out) == [3e-4] * 4
+
+
+def test_resume_without_decay_restores_the_full_rates(tmp_path):
+    """Turning the decay off on resume (--allow-change lr_decay_start) trains on at the configured rates, not
+    at the decayed rate the checkpoint's optimiser held."""
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["train", *TINY, "--out", str(out), "--steps", "4", "--log-every", "1",
+                                 "--lr-g", "1e-3", "--lr-decay-start", "0.5"])
     assert r.exit_code == 0, r.output
-    rows = [json.loads(line) for line in (out / "stats.jsonl").read_text().splitlines()]
-    assert [row["lr_g"] for row in rows] == [3e-4] * 5
+    assert _lr_rows(out)[-1] == pytest.approx(5e-4, rel=1e-12)
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "6", "--log-every", "1",
+                                 "--lr-decay-start", "1", "--allow-change", "steps", "--allow-change",
+                                 "lr_decay_start", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert _lr_rows(out)[4:] == [1e-3, 1e-3]
+    # with the rates constant, a changed --lr-g takes effect too (it used to keep the checkpoint's rate)
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "7", "--log-every", "1", "--lr-g", "2e-3",
+                                 "--allow-change", "steps", "--allow-change", "lr_g", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert _lr_rows(out)[6:] == [2e-3]
 
 
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "inf"])

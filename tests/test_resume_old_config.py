@@ -34,7 +34,7 @@ def test_old_config_resumes_with_old_behaviour(tmp_path, monkeypatch):
     assert rows[-1]["step"] == 3
     assert ADDED_AFTER_0_1_0 == {"bound_increment": 4.0, "ema_warmup": True, "d_forward": "joint",
                                  "metric": "proxy", "inception_weights": None, "compile_mode": "default",
-                                 "lr_decay_start": None}
+                                 "lr_decay_start": 1.0}  # 1: constant rates, as 0.1.0 trained
     assert read_json_object(out / "config.json")["steps"] == 3
 
 

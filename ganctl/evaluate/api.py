@@ -8,7 +8,7 @@ weights hash, seeds, artifact hash, precision, device, batch size).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,7 @@ Progress = Callable[[str, int, int], None]
 # quick cost: a few timed batches (seconds on a CPU) instead of the full table (minutes for a large G)
 QUICK_COST = {"latency_repeats": 3, "throughput_repeats": 2, "max_batch_size": 32}
 COST_MODES = ("none", "quick", "full")
+_BUILT = "_built_extractor"  # EvalRequest's memo of its resolved extractor (an attribute, not a field)
 
 
 def counted(batches: Iterable[Any], stage: str, total: int, progress: Progress | None) -> Iterator[Any]:
@@ -162,14 +163,19 @@ class EvalRequest:
     cost: bool | str = True
     cost_batch_size: int | None = None
     use_cache: bool = True
-    _built: tuple[str, Extractor, str | None] | None = field(default=None, init=False, repr=False, compare=False)
 
     def resolved_extractor(self, dev: torch.device, log: Log | None = None) -> tuple[Extractor, str | None]:
-        """resolve_extractor, built once per request and device: the generators' scores and the reference
-        points of one evaluation share one extractor (the Inception's weights are loaded once)."""
-        if self._built is None or self._built[0] != str(dev):
-            self._built = (str(dev), *resolve_extractor(self.extractor, dev, self.inception_weights, log))
-        return self._built[1], self._built[2]
+        """resolve_extractor, built once per (device, extractor, weights): the generators' scores and the
+        reference points of one evaluation share one extractor (the Inception's weights are loaded once).
+        The memo is not a field: asdict, replace, copies and pickles of a request leave it out."""
+        key = (str(dev), self.extractor, self.inception_weights)
+        built = self.__dict__.get(_BUILT)
+        if built is None or built[0] != key:
+            built = self.__dict__[_BUILT] = (key, *resolve_extractor(self.extractor, dev, self.inception_weights, log))
+        return built[1], built[2]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != _BUILT}
 
 
 def evaluate_artifacts(

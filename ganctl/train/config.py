@@ -28,7 +28,8 @@ from ganctl.recipe import (  # noqa: F401 - the choice tuples are re-exported fo
 )
 
 D_NORMS = ("sn", "bssn")
-DEFAULT_PRESET = "cifar10-large"  # the paper's 20 M-parameter recipe (methods §10)
+DEFAULT_PRESET = "cifar10-large"
+NO_DECAY = 1.0  # lr_decay_start that never starts: constant rates  # the paper's 20 M-parameter recipe (methods §10)
 
 # Keys that never change the maths, so a resume may change them without --allow-change.
 RUNTIME_KEYS = frozenset(
@@ -88,13 +89,14 @@ class TrainConfig(Recipe):
     deterministic: bool = False
     device: str = "auto"
     teacher_d: str | None = None
-    lr_decay_start: float | None = None  # from this fraction of the run both rates fall linearly to 0 (None: off;
-    # --lr-decay-start 1, the flag's spelling of off, is stored as None)
+    # from this fraction of the run both rates fall linearly to 0; 1 (NO_DECAY) keeps them constant, the paper's
+    # recipe (older config.json files wrote null for that, read as 1)
+    lr_decay_start: float | None = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()  # the recipe's checks
-        if self.lr_decay_start == 1.0:  # one spelling of "constant rates", so configs and resumes compare equal
-            self.lr_decay_start = None
+        if self.lr_decay_start is None:  # an older config.json's spelling of constant rates
+            self.lr_decay_start = NO_DECAY
         validate(self)  # train's own: a config that exists is valid
 
     def to_dict(self) -> dict[str, Any]:
@@ -271,8 +273,17 @@ def validate(cfg: TrainConfig) -> None:
         need(cfg.batch_size >= 2, "the MMD loss needs --batch-size >= 2")
 
 
+def canonical(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with one spelling per meaning, as TrainConfig builds them (older files: lr_decay_start null = 1)."""
+    if "lr_decay_start" in values and values["lr_decay_start"] is None:
+        return {**values, "lr_decay_start": NO_DECAY}
+    return values
+
+
 def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Keys whose values differ between the saved run and the requested one."""
+    """Keys whose values differ between the saved run and the requested one (compared as TrainConfig spells
+    them, so an older file's spelling of the same value is no change)."""
+    saved, new = canonical(saved), canonical(new)
     keys = sorted(set(saved) | set(new))
     return [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)]
 
@@ -301,9 +312,7 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], allow_change
     if bad:
         raise UsageError(f"--allow-change: unknown config key(s) {', '.join(bad)}")
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
-    # compared as constructed configs, so two spellings of one value (lr_decay_start 1 and None) are no change
-    as_built = TrainConfig.from_dict(saved).to_dict(), TrainConfig.from_dict(merged).to_dict()
-    changed = [k for k in config_changes(*as_built) if k not in allowed]
+    changed = [k for k in config_changes(saved, merged) if k not in allowed]
     if changed:
         detail = ", ".join(f"{k} ({saved.get(k)!r} -> {merged.get(k)!r})" for k in changed)
         raise UsageError(

@@ -40,7 +40,7 @@ from ganctl.io.rundir import RunDir, read_stats
 from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
 from ganctl.nn.activations import pmish_betas
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
-from ganctl.train.config import TrainConfig, config_changes, eval_interval, total_steps
+from ganctl.train.config import NO_DECAY, TrainConfig, config_changes, eval_interval, total_steps
 from ganctl.train.metrics import MetricChoice, ScheduleGate, build_train_metric
 from ganctl.train.preflight import check_inputs
 from ganctl.train.report import plot_curves
@@ -287,9 +287,8 @@ class Trainer:
         return self._finish()
 
     def _before_step(self, done: int) -> None:
-        """The scheduled learning rates for the coming update (constant unless --lr-decay-start)."""
-        if self.cfg.lr_decay_start is None:
-            return  # the optimisers keep the rates they were built with
+        """The scheduled learning rates for the coming update, set every step from the config (constant unless
+        --lr-decay-start), so a resumed run follows its schedule whatever rate the checkpoint's optimiser held."""
         factor = lr_factor(done, self.total, self.cfg.lr_decay_start)
         set_lr(self.opt_g, self.cfg.lr_g * factor)
         set_lr(self.opt_d, self.cfg.lr_d * factor)
@@ -449,7 +448,7 @@ class Trainer:
             "pmish_beta": self.pmish_betas(),
             "recipe": self.cfg.to_record(bound_reached=self.bound.b_u),
         }
-        if self.cfg.lr_decay_start is not None:
+        if self.cfg.lr_decay_start != NO_DECAY:
             prov["lr_decay_start"] = self.cfg.lr_decay_start
         if self.sparse_g:
             prov["g_density"] = self.cfg.g_density
