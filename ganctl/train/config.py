@@ -28,8 +28,8 @@ from ganctl.recipe import (  # noqa: F401 - the choice tuples are re-exported fo
 )
 
 D_NORMS = ("sn", "bssn")
-DEFAULT_PRESET = "cifar10-large"
-NO_DECAY = 1.0  # lr_decay_start that never starts: constant rates  # the paper's 20 M-parameter recipe (methods §10)
+DEFAULT_PRESET = "cifar10-large"  # the paper's 20 M-parameter recipe (methods §10)
+NO_DECAY = 1.0  # lr_decay_start that never starts: constant rates
 
 # Keys that never change the maths, so a resume may change them without --allow-change.
 RUNTIME_KEYS = frozenset(
@@ -91,7 +91,7 @@ class TrainConfig(Recipe):
     teacher_d: str | None = None
     # from this fraction of the run both rates fall linearly to 0; 1 (NO_DECAY) keeps them constant, the paper's
     # recipe (older config.json files wrote null for that, read as 1)
-    lr_decay_start: float | None = 1.0
+    lr_decay_start: float | None = NO_DECAY
 
     def __post_init__(self) -> None:
         super().__post_init__()  # the recipe's checks
