@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ganctl.evaluate.baselines import main as baselines_main
+from ganctl.recipe import DEFAULTS
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "quality.py"
 
@@ -21,17 +22,22 @@ def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_arms_and_reference_points_in_one_protocol(tmp_path, monkeypatch):
-    run = _bench(tmp_path, "--steps", "3", "--out", str(tmp_path / "bq"))
+    run = _bench(tmp_path, "--steps", "3", "--arms", "recipe,baseline,baseline-paper-rates,recipe",
+                 "--out", str(tmp_path / "bq"))
     assert run.returncode == 0, run.stderr
     result = json.loads((tmp_path / "bq" / "quality.json").read_text())
-    assert list(result["arms"]) == ["recipe", "baseline"]
+    assert list(result["arms"]) == ["recipe", "baseline", "baseline-paper-rates"]  # each arm once, in order
+    paper = result["arms"]["baseline-paper-rates"]  # the baseline at the recipe defaults' Adam rates
+    assert (paper["loss"], paper["activation"], paper["lr_g"], paper["lr_d"], paper["betas"],
+            paper["lr_decay_start"]) == ("hinge", "relu", DEFAULTS.lr_g, DEFAULTS.lr_d,
+                                         [DEFAULTS.beta1, DEFAULTS.beta2], 1.0)
     recipe, baseline = result["arms"]["recipe"], result["arms"]["baseline"]
     assert (recipe["loss"], recipe["activation"], baseline["loss"], baseline["activation"]) == \
         ("mmd", "pmish", "hinge", "relu")
     assert recipe["steps"] == baseline["steps"] == 3 and recipe["batch_size"] == baseline["batch_size"] == 64
-    assert recipe["lr_g"] == baseline["lr_g"] and recipe["betas"] == baseline["betas"]  # same rates
+    assert recipe["lr_g"] == baseline["lr_g"] == 1e-3 and recipe["betas"] == baseline["betas"]  # the tiny rates
     fid, kid = "fid32_train_randconv_proxy", "kid32_train_randconv_proxy"
-    assert set(recipe["scores"]) == set(result["floor"]) == set(result["ceiling"]) == {fid, kid}
+    assert set(recipe["scores"]) == set(paper["scores"]) == set(result["floor"]) == set(result["ceiling"]) == {fid, kid}
     assert result["extractor"] == "randconv" and result["extractor_is_proxy"] is True
 
     monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
