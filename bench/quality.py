@@ -38,7 +38,7 @@ from ganctl.evaluate.baselines import reference_points  # noqa: E402
 from ganctl.models.artifact import load_generator  # noqa: E402
 from ganctl.recipe import DEFAULTS  # noqa: E402
 from ganctl.runtime import resolve_device  # noqa: E402
-from ganctl.train.config import resolve_config  # noqa: E402
+from ganctl.train.config import NO_DECAY, resolve_config  # noqa: E402
 from ganctl.train.loop import train  # noqa: E402
 
 ARMS = {
@@ -48,7 +48,7 @@ ARMS = {
     # constant) instead of the mode's: the mode's rates were tuned on the recipe, not on the baseline
     "baseline-paper-rates": {"loss": "hinge", "activation": "relu", "bound_schedule": "fixed",
                              "lr_g": DEFAULTS.lr_g, "lr_d": DEFAULTS.lr_d, "beta1": DEFAULTS.beta1,
-                             "beta2": DEFAULTS.beta2, "lr_decay_start": 1.0},
+                             "beta2": DEFAULTS.beta2, "lr_decay_start": NO_DECAY},
 }
 DEFAULT_ARMS = ("recipe", "baseline")
 MODES = {
