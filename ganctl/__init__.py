@@ -79,15 +79,13 @@ def train(
     not given come from `preset`. With `resume=True` the saved config of `out` is used and `options`
     may only change what `allow_change=[...]` names.
     """
-    from ganctl.train.config import resolve_config, resume_config  # lazy: `import ganctl` loads no stage
+    from ganctl.train.config import load_saved, resolve_config, resume_config  # lazy: `import ganctl` loads no stage
     from ganctl.train.loop import train as _train  # lazy: `import ganctl` loads no torch
 
     allow_change = list(options.pop("allow_change", None) or [])
     values = {"out": str(out), "data": data, "genotype": genotype, **options}
     if resume:
-        from ganctl.io.rundir import RunDir  # lazy: `import ganctl` loads only what a call needs
-
-        cfg = resume_config(RunDir.load_config(out), values, allow_change)
+        cfg = resume_config(load_saved(str(out)), values, allow_change)
     else:
         if values.get("precision") in (None, "auto"):
             from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch

@@ -172,3 +172,22 @@ def test_train_search_compress_wrappers_match_the_cli(tmp_path, monkeypatch):
     small = ganctl.load_generator(out["output"])
     assert small.artifact.spec["decomposition"] and all(e["rank"] == 2 for e in small.artifact.spec["decomposition"]
                                                         if isinstance(e["rank"], int))
+
+
+def test_train_resume_reads_the_saved_config_as_the_cli_does(tmp_path, monkeypatch):
+    """`ganctl.train(resume=True)` goes through train's saved-config loader: a damaged config.json is a bad input
+    file naming it (before, the API read it raw and failed inside the config), and nothing is written."""
+    from ganctl.errors import InputFileError
+
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "run"
+    ganctl.train(out, preset="tiny", data="shapes", width=4, d_width=8, batch_size=4, steps=1, eval_every=0,
+                 device="cpu")
+    config = out / "config.json"
+    saved = json.loads(config.read_text())
+    saved["ema_decay"] = "fast"
+    config.write_text(json.dumps(saved))
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    with pytest.raises(InputFileError, match="config.json.*ema_decay|ema_decay.*config.json"):
+        ganctl.train(out, resume=True, steps=2, allow_change=["steps"])
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
-from dataclasses import MISSING, InitVar, asdict, dataclass, field, fields
+from dataclasses import InitVar, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +23,13 @@ from ganctl.errors import InputFileError, UsageError
 from ganctl.evaluate import QualityProxy
 from ganctl.io.artifact import read_artifact, save_generator
 from ganctl.io.atomic import atomic_write_json
-from ganctl.io.configfile import check_saved_config, refuse_changed
-from ganctl.io.rundir import CONFIG, RunDir
+from ganctl.io.configfile import load_saved_config, refuse_changed
+from ganctl.io.rundir import RunDir
 from ganctl.io.safeio import read_json
 from ganctl.models import build_discriminator, discriminator_spec, limits
 from ganctl.models.artifact import load_discriminator, load_generator
 from ganctl.nn.factorised import num_params
-from ganctl.recipe import AUTO, PRECISIONS, check_choice, upgrade_keys, upgrade_saved
+from ganctl.recipe import AUTO, PRECISIONS, check_choice, upgrade_keys
 from ganctl.runtime import derive_seed, resolve_device, resolve_precision, seed_all
 
 GENERATOR = "generator.safetensors"
@@ -147,16 +147,26 @@ def _check_config(cfg: CompressConfig) -> str:
     return policy
 
 
+# Fields newer than some compress config.json files, by generation (oldest first), with the values those runs
+# went with: checkpoints came after the first release of compress, output distillation later.
+ADDED_SINCE_FIRST: tuple[dict[str, Any], ...] = (
+    {"checkpoint_every": CompressConfig.checkpoint_every},
+    {"distill_weight": 0.0},
+)
+
 # Flags a resume may change: where and how the run executes, not what it computes.
 RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every", "data_root"})
 
 
+def load_saved(out: str) -> dict[str, Any]:
+    """A compress run's config.json, checked (exit 3 naming the file when it is not right); an older one
+    (legacy `b_u`, `lr`, `extractor`; fields added since) is brought up to date."""
+    return load_saved_config(out, CompressConfig, added=ADDED_SINCE_FIRST)
+
+
 def _check_resume_flags(cfg: CompressConfig) -> None:
     """A resumed compression must use the saved flags: its plan and layers already hold the old ones."""
-    saved = upgrade_saved(RunDir.load_config(cfg.out), CompressConfig)  # older runs: b_u, lr, extractor
-    # a flag added after the run was saved: the run went with its default
-    saved = {**{f.name: f.default for f in fields(CompressConfig) if f.default is not MISSING}, **saved}
-    check_saved_config(saved, CompressConfig, Path(cfg.out) / CONFIG)
+    saved = load_saved(cfg.out)
     now = asdict(cfg)
     keys = [k for k in now if k not in RUNTIME_KEYS]
     if os.path.exists(saved["artifact"]) and os.path.exists(cfg.artifact) \

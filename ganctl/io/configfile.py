@@ -13,6 +13,7 @@ from typing import Any
 
 from ganctl.errors import InputFileError, UsageError
 from ganctl.io.rundir import CONFIG, RunDir
+from ganctl.recipe import upgrade_saved
 
 
 def _accepts(tp: Any, value: Any) -> bool:
@@ -56,17 +57,26 @@ def check_saved_config(saved: dict[str, Any], cls: type, path: str | Path) -> No
 
 def load_saved_config(out: str | Path, cls: type, validate: typing.Callable[[Any], None] | None = None,
                       from_dict: typing.Callable[[dict[str, Any]], Any] | None = None,
-                      added: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read `out/config.json` (bounded reader), check it against `cls`, and validate its values.
+                      added: typing.Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Read `out/config.json` (bounded reader), bring an older file up to date, check it against `cls`, and
+    validate its values. Every stage's resume reads its saved config here.
 
-    `added`: fields newer than some config.json files, with the values the older ganctl ran with. They
-    are filled only when all of them are absent (an older ganctl wrote the file), never one by one
-    (that is a damaged file).
+    `added`: the generations of fields newer than some config.json files, oldest first, each with the values
+    the older ganctl ran with. A file that lacks every field of a generation and of all later ones was written
+    before that generation, so those are filled; a field missing on its own is a damaged file (exit 3), never
+    filled. Legacy key spellings (`lr`, `b_u`, ...) are then renamed (`upgrade_saved`).
     """
     saved = RunDir.load_config(out)
     path = Path(out) / CONFIG
-    if added and not any(key in saved for key in added):
-        saved = {**saved, **added}
+    for i in range(len(added)):
+        newer = {k: v for generation in added[i:] for k, v in generation.items()}
+        if not any(key in saved for key in newer):
+            saved = {**saved, **newer}
+            break
+    try:
+        saved = upgrade_saved(saved, cls)
+    except UsageError as e:  # a legacy key whose value cannot be split (betas of three numbers)
+        raise InputFileError(f"saved config is not valid ({e})", path) from e
     check_saved_config(saved, cls, path)
     if validate is not None:
         try:

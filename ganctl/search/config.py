@@ -10,16 +10,14 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ganctl.errors import InputFileError, UsageError
-from ganctl.io.configfile import check_saved_config, refuse_changed
-from ganctl.io.rundir import CONFIG, RunDir
+from ganctl.errors import UsageError
+from ganctl.io.configfile import load_saved_config, refuse_changed
 from ganctl.models import limits
 from ganctl.nn.activations import ACTIVATIONS
 from ganctl.nn.ops import UP_OPS
-from ganctl.recipe import LOSSES, Recipe, flag, layered, upgrade_keys, upgrade_saved
+from ganctl.recipe import LOSSES, Recipe, flag, layered, upgrade_keys
 
 METHODS = ("adversarialnas", "alphagan")
 D_TOPOLOGIES = ("stem", "paper")
@@ -229,14 +227,7 @@ def parse_budget(text: str | None) -> float | None:
 def load_saved(out: str) -> dict[str, Any]:
     """A search run's config.json, checked and validated (exit 3 naming the file when it is not right);
     one written before search embedded the recipe (`width_g`, `mmd_bound_upper`, `lr`, ...) is upgraded."""
-    path = Path(out) / CONFIG
-    saved = upgrade_saved(RunDir.load_config(out), SearchConfig)
-    check_saved_config(saved, SearchConfig, path)
-    try:
-        validate(SearchConfig.from_dict(saved))
-    except (UsageError, TypeError, ValueError) as e:
-        raise InputFileError(f"saved config is not valid ({e})", path) from e
-    return saved
+    return load_saved_config(out, SearchConfig, validate)
 
 
 def check_resume_flags(cfg: SearchConfig, typed: Iterable[str]) -> None:

@@ -328,6 +328,12 @@ ADDED_AFTER_0_1_0 = {f.name: f.default for f in dataclasses.fields(TrainConfig)
                                    "compile_mode", "lr_decay_start")}
 
 
+def load_saved(out: str) -> dict[str, Any]:
+    """A train run's config.json, checked and validated (exit 3 naming the file when it is not right); one
+    written by ganctl 0.1.0 (without the fields added since) or with legacy keys is brought up to date."""
+    return load_saved_config(out, TrainConfig, validate, added=(ADDED_AFTER_0_1_0,))
+
+
 def from_flags(values: dict[str, Any], *, preset: str | None, resume: str | None, allow_change: list[str],
                preset_given: bool, need_out: bool) -> TrainConfig:
     """The config a `train` invocation means: the saved run's with --resume DIR (only --allow-change keys
@@ -342,7 +348,7 @@ def from_flags(values: dict[str, Any], *, preset: str | None, resume: str | None
         if preset_given:
             raise UsageError("--preset/--config cannot be combined with --resume (the saved config is used)")
         values["out"] = str(resume)
-        saved = load_saved_config(resume, TrainConfig, validate, added=ADDED_AFTER_0_1_0)
+        saved = load_saved(resume)
         return resume_config(saved, values, allow_change)
     if values.get("out") in (None, "") and need_out:
         raise UsageError("--out DIR is required (or --resume DIR)")

@@ -40,7 +40,7 @@ from ganctl.io.rundir import RunDir, read_stats
 from ganctl.models import build_discriminator, build_generator, discriminator_spec, generator_spec
 from ganctl.nn.activations import pmish_betas
 from ganctl.runtime import derive_seed, resolve_device, rng_state, seed_all, set_rng_state
-from ganctl.train.config import NO_DECAY, TrainConfig, config_changes, eval_interval, total_steps
+from ganctl.train.config import NO_DECAY, TrainConfig, config_changes, eval_interval, load_saved, total_steps
 from ganctl.train.metrics import MetricChoice, ScheduleGate, build_train_metric
 from ganctl.train.preflight import check_inputs
 from ganctl.train.report import plot_curves
@@ -553,7 +553,7 @@ def train(
     # inputs fail before the run folder is claimed; a replaced builder (tests' stand-ins) brings its own specs
     check_inputs(cfg, model_specs if build_models is _REAL_BUILD_MODELS else None)
     # a finished run reopens only to be extended (--allow-change steps): an unchanged --resume is refused
-    extend = resume and bool(config_changes(RunDir.load_config(cfg.out), cfg.to_dict()))
+    extend = resume and bool(config_changes(load_saved(cfg.out), cfg.to_dict()))
     run = RunDir.open(cfg.out, cfg.to_dict(), force=force, resume=resume, write=world.is_main, reopen=extend,
                       inputs=(cfg.genotype, cfg.teacher_d))
     try:
