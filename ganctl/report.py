@@ -16,12 +16,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from torchvision.utils import make_grid
 
 from ganctl.data import load_data
+from ganctl.errors import GanctlError
 from ganctl.evaluate.generate import generate_uint8
 from ganctl.genotype import Genotype, load_genotype  # noqa: E402
 from ganctl.io.artifact import read_artifact
 from ganctl.io.atomic import atomic_target, atomic_write_text  # noqa: E402
 from ganctl.io.rundir import read_jsonl  # noqa: E402
-from ganctl.io.safeio import read_json_object  # noqa: E402
+from ganctl.io.safeio import contents_of, read_json_object  # noqa: E402
 from ganctl.models.artifact import load_generator
 from ganctl.nn.activations import pmish_betas
 
@@ -144,7 +145,9 @@ def write_report(root: str | Path) -> Path:
     metrics_file = root / "evaluate" / "metrics.json"
     if metrics_file.exists():
         lines += ["## Evaluation", "", f"Full protocol in `{_rel(metrics_file, root)}`.", ""]
-        lines += _metrics_table(read_json_object(metrics_file, what="metrics.json"))
+        metrics = read_json_object(metrics_file, what="metrics.json")
+        with contents_of(metrics_file):
+            lines += _metrics_table(metrics)
     pictures = sorted((root / "sample").glob("*.png")) if (root / "sample").is_dir() else []
     if pictures:
         lines += ["## Samples", ""] + [f"`{p.name}`: ![{p.stem}]({_rel(p, root)})" for p in pictures] + [""]
@@ -169,11 +172,12 @@ def draw_real_vs_generated(root: Path, path: Path, n: int = 64, seed: int = 0) -
         return None
     cfg = read_json_object(config, what="config.json")
     G, _ = load_generator(gen_path)
-    real = load_data(cfg["data"], cfg.get("data_root"), int(G.resolution), seed=int(cfg.get("seed", 0)),
-                     max_images=n).images
+    with contents_of(config):
+        data, data_root, data_seed = str(cfg["data"]), cfg.get("data_root"), int(cfg.get("seed", 0))
+    real = load_data(data, data_root, int(G.resolution), seed=data_seed, max_images=n).images
     fake = generate_uint8(G, n, seed, batch_size=n, device="cpu")
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.5))
-    for ax, images, title in ((axes[0], real, f"real ({cfg['data']})"),
+    for ax, images, title in ((axes[0], real, f"real ({data})"),
                               (axes[1], fake, f"generated ({_rel(gen_path, root)})")):
         grid = make_grid(images, nrow=8, padding=1, pad_value=255)
         ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
@@ -189,12 +193,13 @@ def quality_curve(root: Path) -> dict[str, Any] | None:
     if not stats.exists():
         return None
     rows = read_jsonl(stats)
-    evals = [r for r in rows if r.get("metric", r.get("proxy")) is not None]
-    if not evals:
-        return None
-    return {"name": evals[-1].get("metric_name", evals[-1].get("proxy_name", "proxy")),
-            "proxy": evals[-1].get("metric_is_proxy", True), "steps": [r["step"] for r in evals],
-            "values": [float(r.get("metric", r.get("proxy"))) for r in evals]}
+    with contents_of(stats):
+        evals = [r for r in rows if r.get("metric", r.get("proxy")) is not None]
+        if not evals:
+            return None
+        return {"name": str(evals[-1].get("metric_name", evals[-1].get("proxy_name", "proxy"))),
+                "proxy": bool(evals[-1].get("metric_is_proxy", True)), "steps": [int(r["step"]) for r in evals],
+                "values": [float(r.get("metric", r.get("proxy"))) for r in evals]}
 
 
 def plot_quality_curve(curve: dict[str, Any], path: Path) -> Path:
@@ -216,16 +221,24 @@ def reference_rows(root: Path) -> list[dict[str, Any]]:
     if not metrics_file.exists():
         return []
     metrics = read_json_object(metrics_file, what="metrics.json")
-    base = metrics.get("reference_points")  # `ganctl evaluate --reference-points`
+    with contents_of(metrics_file):
+        base, base_source = metrics.get("reference_points"), metrics_file  # `evaluate --reference-points`
+        scores = [(str(a.get("name", "?")),
+                   {m: float(v["mean"]) for m, v in a.get("metrics", {}).items() if "mean" in v})
+                  for a in metrics.get("artifacts", [])]
     if base is None and base_file.exists():  # else the standalone `python -m ganctl.evaluate.baselines`
-        base = read_json_object(base_file, what="baselines.json")
+        base, base_source = read_json_object(base_file, what="baselines.json"), base_file
     if base is None:
         return []
-    arts = metrics.get("artifacts", [])
+    with contents_of(base_source):
+        return _positions(base, scores)
+
+
+def _positions(base: dict[str, Any], scores: list[tuple[str, dict[str, float]]]) -> list[dict[str, Any]]:
     rows = []
     for metric, floor in base["floor"].items():
         ceiling = base["ceiling"].get(metric)
-        gens = [(a.get("name", "?"), a["metrics"][metric]["mean"]) for a in arts if metric in a.get("metrics", {})]
+        gens = [(name, values[metric]) for name, values in scores if metric in values]
         if ceiling is None or not gens or ceiling <= floor:
             continue
         rows.append({"metric": metric, "floor": floor, "ceiling": ceiling, "floor_kind": base["floor_kind"],
@@ -317,9 +330,11 @@ def summary(root: str | Path, seconds: float | None = None) -> str:
         lines.append(f"  compression           {a:,} -> {b:,} parameters ({b / a:.1%} of dense)")
     metrics_file = root / "evaluate" / "metrics.json"
     if metrics_file.exists():
-        for row in read_json_object(metrics_file, what="metrics.json").get("artifacts", []):
-            vals = ", ".join(f"{k} {v['mean']:.4g}" for k, v in row.get("metrics", {}).items() if "mean" in v)
-            lines.append(f"  {row.get('name', '?'):<21} {vals}")
+        metrics = read_json_object(metrics_file, what="metrics.json")
+        with contents_of(metrics_file):
+            for row in metrics.get("artifacts", []):
+                vals = ", ".join(f"{k} {v['mean']:.4g}" for k, v in row.get("metrics", {}).items() if "mean" in v)
+                lines.append(f"  {row.get('name', '?'):<21} {vals}")
     for r in reference_rows(root):
         gens = " | ".join(f"{g['name'].split('/')[0]} {g['value']:.4g}" for g in r["generators"])
         lines.append(f"  {r['metric']}: held-out real {r['floor']:.4g} | {gens} | matched noise {r['ceiling']:.4g}")
@@ -334,13 +349,18 @@ def summary(root: str | Path, seconds: float | None = None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) >= 2 and argv[0] == "--summary":
-        print(summary(argv[1], float(argv[2]) if len(argv) > 2 else None))
-        return 0
-    if len(argv) != 1:
-        print("usage: python -m ganctl.report RUN_ROOT | --summary RUN_ROOT [SECONDS]", file=sys.stderr)
-        return 2
-    print(write_report(argv[0]))
+    """A file of the run folder that is not as ganctl wrote it ends in one line naming it, and its exit code."""
+    try:
+        if len(argv) >= 2 and argv[0] == "--summary":
+            print(summary(argv[1], float(argv[2]) if len(argv) > 2 else None))
+            return 0
+        if len(argv) != 1:
+            print("usage: python -m ganctl.report RUN_ROOT | --summary RUN_ROOT [SECONDS]", file=sys.stderr)
+            return 2
+        print(write_report(argv[0]))
+    except GanctlError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

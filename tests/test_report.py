@@ -1,6 +1,7 @@
 """report.md and the pipeline summary state what the run folders hold."""
 import json
 
+import pytest
 import torch
 from PIL import Image
 
@@ -105,3 +106,53 @@ def test_reference_points_in_metrics_json_come_first(tmp_path):
     (row,) = reference_rows(tmp_path)
     assert (row["floor"], row["ceiling"], row["floor_kind"]) == (0.01, 0.21, "real")
     assert abs(row["generators"][0]["position"] - 0.15) < 1e-12  # (0.04 - 0.01) / (0.21 - 0.01)
+
+
+def _learning_run(root):
+    """A run folder with a generator, train config and stats, metrics and standalone reference points."""
+    geno = load_genotype("tiny")
+    G = build_generator(generator_spec(geno, resolution=16, width=4, latent_dim=12, activation="pmish"))
+    save_generator(root / "compress" / "generator.safetensors", G)
+    (root / "train").mkdir()
+    (root / "train" / "config.json").write_text(json.dumps({"data": "sprites", "seed": 0}))
+    rows = [{"step": 100, "metric_name": "m_proxy", "metric": 2.0}, {"step": 200, "metric_name": "m_proxy",
+                                                                     "metric": 1.0}]
+    (root / "train" / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (root / "evaluate").mkdir()
+    (root / "evaluate" / "metrics.json").write_text(json.dumps({"artifacts": [
+        {"name": "compress/generator.safetensors", "metrics": {"m": {"mean": 0.5, "std": 0.0}}}]}))
+    (root / "evaluate" / "baselines.json").write_text(json.dumps({
+        "floor": {"m": 0.1}, "ceiling": {"m": 2.1}, "floor_kind": "real", "ceiling_kind": "noise"}))
+
+
+DAMAGE = {  # file → contents that parse but are not as ganctl wrote them
+    "evaluate/metrics.json": {"artifacts": [{"name": "g", "metrics": {"m": {"mean": "low", "std": 0}}}]},
+    "evaluate/baselines.json": {"floor": {"m": 0.1}, "floor_kind": "real", "ceiling_kind": "noise"},
+    "train/stats.jsonl": [{"step": 100, "metric": "fast"}],
+    "train/config.json": {"data": "sprites", "seed": "zero"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGE))
+@pytest.mark.parametrize("summary_only", [False, True])
+def test_a_damaged_run_file_is_one_line_naming_it(tmp_path, capsys, name, summary_only):
+    """`python -m ganctl.report` (the pipeline's last step): exit 3 and one line naming the file, not a traceback;
+    an earlier report.md is left as it was."""
+    import ganctl.report as report
+
+    _learning_run(tmp_path)
+    (tmp_path / "report.md").write_text("earlier report\n")
+    assert report.main([str(tmp_path)]) == 0 and report.main(["--summary", str(tmp_path)]) == 0
+    (tmp_path / "report.md").write_text("earlier report\n")
+    bad = DAMAGE[name]
+    text = "\n".join(json.dumps(r) for r in bad) + "\n" if name.endswith(".jsonl") else json.dumps(bad)
+    (tmp_path / name).write_text(text)
+    capsys.readouterr()
+    rc = report.main(["--summary", str(tmp_path)] if summary_only else [str(tmp_path)])
+    err = capsys.readouterr().err
+    if summary_only and name.startswith("train/"):  # the summary does not read train's config or stats
+        assert rc == 0 and err == ""
+        return
+    assert rc == 3, err
+    assert err.count("\n") == 1 and str(tmp_path / name) in err and "Traceback" not in err
+    assert (tmp_path / "report.md").read_text() == "earlier report\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import pickle
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import torch
 from ganctl.errors import InputFileError
 from ganctl.io.atomic import atomic_target
 from ganctl.io.finite import check_finite
-from ganctl.io.safeio import check_regular
+from ganctl.io.safeio import check_regular, contents_of
 
 CHECKPOINT_FORMAT = "ganctl.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -58,13 +57,6 @@ def load_checkpoint(path: str | Path, expect_kind: str | None = None, finite: bo
     return state
 
 
-@contextlib.contextmanager
-def restoring(path: str | Path) -> Iterator[None]:
+def restoring(path: str | Path) -> contextlib.AbstractContextManager[None]:
     """Map a checkpoint whose contents do not fit the run (missing keys, wrong types/shapes) to exit 3."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as e:
-        if "memory" in str(e).lower():
-            raise
-        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
-        raise InputFileError(f"checkpoint does not fit this run ({type(e).__name__}: {first})", path) from e
+    return contents_of(path, "checkpoint does not fit this run", also=(RuntimeError,))

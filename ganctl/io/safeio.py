@@ -9,10 +9,12 @@ RecursionError), and the non-standard constants NaN/Infinity are refused.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +146,21 @@ def read_json_object(path: str | Path, *, what: str = "JSON file",
     if not isinstance(obj, dict):
         raise error(f"{what} must hold a JSON object, found {type(obj).__name__}", path)
     return obj
+
+
+# what reading a parsed file's contents raises when they are not as ganctl wrote them
+MALFORMED = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
+@contextlib.contextmanager
+def contents_of(path: str | Path, problem: str = "is not as ganctl wrote it",
+                also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Code that uses a parsed file's contents: a missing key or a value of the wrong type or shape becomes a
+    bad input file naming `path` (exit 3), not a traceback from deep inside the caller."""
+    try:
+        yield
+    except (*MALFORMED, *also) as e:
+        if "memory" in str(e).lower():  # out of memory is not a file problem
+            raise
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else ""
+        raise InputFileError(f"{problem} ({type(e).__name__}: {first})", path) from e
