@@ -29,7 +29,7 @@ from ganctl.io.safeio import read_json
 from ganctl.models import build_discriminator, discriminator_spec, limits
 from ganctl.models.artifact import load_discriminator, load_generator
 from ganctl.nn.factorised import num_params
-from ganctl.recipe import AUTO, PRECISIONS, check_choice, upgrade_keys
+from ganctl.recipe import AUTO, PRECISIONS, check_choice, upgrade_keys, upgrade_saved
 from ganctl.runtime import derive_seed, resolve_device, resolve_precision, seed_all
 
 GENERATOR = "generator.safetensors"
@@ -161,7 +161,7 @@ RUNTIME_KEYS = frozenset({"out", "device", "resume", "force", "checkpoint_every"
 def load_saved(out: str) -> dict[str, Any]:
     """A compress run's config.json, checked (exit 3 naming the file when it is not right); an older one
     (legacy `b_u`, `lr`, `extractor`; fields added since) is brought up to date."""
-    return load_saved_config(out, CompressConfig, added=ADDED_SINCE_FIRST)
+    return load_saved_config(out, CompressConfig, added=ADDED_SINCE_FIRST, upgrade=upgrade_saved)
 
 
 def _check_resume_flags(cfg: CompressConfig) -> None:

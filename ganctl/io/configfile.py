@@ -13,7 +13,6 @@ from typing import Any
 
 from ganctl.errors import InputFileError, UsageError
 from ganctl.io.rundir import CONFIG, RunDir
-from ganctl.recipe import upgrade_saved
 
 
 def _accepts(tp: Any, value: Any) -> bool:
@@ -57,14 +56,16 @@ def check_saved_config(saved: dict[str, Any], cls: type, path: str | Path) -> No
 
 def load_saved_config(out: str | Path, cls: type, validate: typing.Callable[[Any], None] | None = None,
                       from_dict: typing.Callable[[dict[str, Any]], Any] | None = None,
-                      added: typing.Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+                      added: typing.Sequence[dict[str, Any]] = (),
+                      upgrade: typing.Callable[[dict[str, Any], type], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Read `out/config.json` (bounded reader), bring an older file up to date, check it against `cls`, and
     validate its values. Every stage's resume reads its saved config here.
 
     `added`: the generations of fields newer than some config.json files, oldest first, each with the values
     the older ganctl ran with. A file that lacks every field of a generation and of all later ones was written
     before that generation, so those are filled; a field missing on its own is a damaged file (exit 3), never
-    filled. Legacy key spellings (`lr`, `b_u`, ...) are then renamed (`upgrade_saved`).
+    filled. `upgrade(saved, cls)` then renames legacy key spellings (the stages pass `recipe.upgrade_saved`; io
+    knows file formats, not the recipe).
     """
     saved = RunDir.load_config(out)
     path = Path(out) / CONFIG
@@ -74,7 +75,7 @@ def load_saved_config(out: str | Path, cls: type, validate: typing.Callable[[Any
             saved = {**saved, **newer}
             break
     try:
-        saved = upgrade_saved(saved, cls)
+        saved = upgrade(saved, cls) if upgrade is not None else saved
     except UsageError as e:  # a legacy key whose value cannot be split (betas of three numbers)
         raise InputFileError(f"saved config is not valid ({e})", path) from e
     check_saved_config(saved, cls, path)

@@ -17,7 +17,7 @@ from ganctl.io.configfile import load_saved_config, refuse_changed
 from ganctl.models import limits
 from ganctl.nn.activations import ACTIVATIONS
 from ganctl.nn.ops import UP_OPS
-from ganctl.recipe import LOSSES, Recipe, flag, layered, upgrade_keys
+from ganctl.recipe import LOSSES, Recipe, flag, layered, upgrade_keys, upgrade_saved
 
 METHODS = ("adversarialnas", "alphagan")
 D_TOPOLOGIES = ("stem", "paper")
@@ -227,7 +227,7 @@ def parse_budget(text: str | None) -> float | None:
 def load_saved(out: str) -> dict[str, Any]:
     """A search run's config.json, checked and validated (exit 3 naming the file when it is not right);
     one written before search embedded the recipe (`width_g`, `mmd_bound_upper`, `lr`, ...) is upgraded."""
-    return load_saved_config(out, SearchConfig, validate)
+    return load_saved_config(out, SearchConfig, validate, upgrade=upgrade_saved)
 
 
 def check_resume_flags(cfg: SearchConfig, typed: Iterable[str]) -> None:
