@@ -5,7 +5,8 @@
 #
 # Most of the budget goes to training (TRAIN_STEPS), so the final grid shows recognisable shapes.
 # Environment knobs: DATA (default sprites; `shapes` is the harder built-in set), DEVICE (default auto),
-# SEED (default 0), TRAIN_STEPS, FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
+# SEED (default 0), TRAIN_STEPS, TRAIN_FLAGS (more `ganctl train` flags, e.g. "--d-width 64": better shapes
+# for twice the training time), FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
 # GANCTL_INCEPTION_WEIGHTS (real FID; without it evaluate uses the
 # labelled randconv proxy), FROM=compress (reuse the search and train folders already in OUT_DIR).
 set -euo pipefail
@@ -13,6 +14,7 @@ set -euo pipefail
 OUT=${1:-runs/demo}
 DATA=${DATA:-sprites}
 TRAIN_STEPS=${TRAIN_STEPS:-}  # empty: the tiny preset's length
+read -r -a TRAIN_EXTRA <<< "${TRAIN_FLAGS:-}"  # split on spaces like a command line (no quoting)
 # The cell to train: the paper's published searched cell (built in) by default. A 6-step CPU search only
 # demonstrates the stage: its cell is close to random and trains to blobs in this budget. `searched`
 # trains the cell just searched instead; any built-in genotype name or genotype.json path works.
@@ -33,7 +35,7 @@ ganctl search --data "$DATA" --method adversarialnas --preset tiny --out "$OUT/s
 echo "== 2/5 train: $GENOTYPE, MMD repulsive loss + PMish, EMA =="
 [ "$GENOTYPE" = searched ] && GENOTYPE="$OUT/search/genotype.json"
 ganctl train --data "$DATA" --preset tiny --genotype "$GENOTYPE" --out "$OUT/train" --force \
-  ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} "${COMMON[@]}" --quiet
+  ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"} "${COMMON[@]}" --quiet
 fi
 
 # ARD under a parameter budget of 75 %, then 100 fine-tuning steps with output distillation from the dense G
