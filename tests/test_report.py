@@ -57,23 +57,30 @@ def test_arc_label_sits_on_the_curve():
     assert abs(mx - bx) < 1e-12 and abs(my - by) < 1e-12 and my > 0.9  # bowed above both ends
 
 
-def test_learning_section_and_reference_points(tmp_path):
-    """Side-by-side grids, the falling in-loop curve and the floor/ceiling numbers, from known inputs."""
+def _learning_run(root):
+    """A run folder with a generator, train config and stats, metrics and standalone reference points; returns
+    the evaluated metric's name."""
     geno = load_genotype("tiny")
     G = build_generator(generator_spec(geno, resolution=32, width=8, latent_dim=12, activation="pmish"))
-    save_generator(tmp_path / "compress" / "generator.safetensors", G)
-    (tmp_path / "train").mkdir()
-    (tmp_path / "train" / "config.json").write_text(json.dumps({"data": "sprites", "seed": 0}))
+    save_generator(root / "compress" / "generator.safetensors", G)
+    (root / "train").mkdir()
+    (root / "train" / "config.json").write_text(json.dumps({"data": "sprites", "seed": 0}))
     rows = [{"step": 100 * i, "loss_d": 0.0, "metric_name": "fid64_train_randconv_proxy", "metric": v,
              "metric_is_proxy": True} for i, v in ((1, 8.0), (2, 2.0), (3, 0.5))]
-    (tmp_path / "train" / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    (tmp_path / "evaluate").mkdir()
+    (root / "train" / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (root / "evaluate").mkdir()
     metric = "fid1k_train_randconv_proxy"
-    (tmp_path / "evaluate" / "metrics.json").write_text(json.dumps({"artifacts": [
+    (root / "evaluate" / "metrics.json").write_text(json.dumps({"artifacts": [
         {"name": "train/generator.safetensors", "metrics": {metric: {"mean": 0.3, "std": 0.0}}},
         {"name": "compress/generator.safetensors", "metrics": {metric: {"mean": 0.5, "std": 0.0}}}]}))
-    (tmp_path / "evaluate" / "baselines.json").write_text(json.dumps({
+    (root / "evaluate" / "baselines.json").write_text(json.dumps({
         "floor": {metric: 0.1}, "ceiling": {metric: 2.1}, "floor_kind": "held-out real", "ceiling_kind": "noise"}))
+    return metric
+
+
+def test_learning_section_and_reference_points(tmp_path):
+    """Side-by-side grids, the falling in-loop curve and the floor/ceiling numbers, from known inputs."""
+    metric = _learning_run(tmp_path)
 
     text = write_report(tmp_path).read_text()
     assert "## Does it learn?" in text
@@ -108,26 +115,10 @@ def test_reference_points_in_metrics_json_come_first(tmp_path):
     assert abs(row["generators"][0]["position"] - 0.15) < 1e-12  # (0.04 - 0.01) / (0.21 - 0.01)
 
 
-def _learning_run(root):
-    """A run folder with a generator, train config and stats, metrics and standalone reference points."""
-    geno = load_genotype("tiny")
-    G = build_generator(generator_spec(geno, resolution=16, width=4, latent_dim=12, activation="pmish"))
-    save_generator(root / "compress" / "generator.safetensors", G)
-    (root / "train").mkdir()
-    (root / "train" / "config.json").write_text(json.dumps({"data": "sprites", "seed": 0}))
-    rows = [{"step": 100, "metric_name": "m_proxy", "metric": 2.0}, {"step": 200, "metric_name": "m_proxy",
-                                                                     "metric": 1.0}]
-    (root / "train" / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    (root / "evaluate").mkdir()
-    (root / "evaluate" / "metrics.json").write_text(json.dumps({"artifacts": [
-        {"name": "compress/generator.safetensors", "metrics": {"m": {"mean": 0.5, "std": 0.0}}}]}))
-    (root / "evaluate" / "baselines.json").write_text(json.dumps({
-        "floor": {"m": 0.1}, "ceiling": {"m": 2.1}, "floor_kind": "real", "ceiling_kind": "noise"}))
-
-
 DAMAGE = {  # file → contents that parse but are not as ganctl wrote them
-    "evaluate/metrics.json": {"artifacts": [{"name": "g", "metrics": {"m": {"mean": "low", "std": 0}}}]},
-    "evaluate/baselines.json": {"floor": {"m": 0.1}, "floor_kind": "real", "ceiling_kind": "noise"},
+    "evaluate/metrics.json": {"artifacts": [{"name": "g", "metrics": {"fid1k_train_randconv_proxy": {"mean": "low"}}}]},
+    "evaluate/baselines.json": {"floor": {"fid1k_train_randconv_proxy": 0.1}, "floor_kind": "real",
+                                "ceiling_kind": "noise"},
     "train/stats.jsonl": [{"step": 100, "metric": "fast"}],
     "train/config.json": {"data": "sprites", "seed": "zero"},
 }
