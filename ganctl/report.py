@@ -350,12 +350,18 @@ def summary(root: str | Path, seconds: float | None = None) -> str:
 
 def main(argv: list[str]) -> int:
     """A file of the run folder that is not as ganctl wrote it ends in one line naming it, and its exit code."""
+    usage = "usage: python -m ganctl.report RUN_ROOT | --summary RUN_ROOT [SECONDS]"
     try:
-        if len(argv) >= 2 and argv[0] == "--summary":
-            print(summary(argv[1], float(argv[2]) if len(argv) > 2 else None))
+        if len(argv) in (2, 3) and argv[0] == "--summary":
+            try:
+                seconds = float(argv[2]) if len(argv) == 3 else None
+            except ValueError:
+                print(f"{usage}\nerror: SECONDS {argv[2]!r} is not a number", file=sys.stderr)
+                return 2
+            print(summary(argv[1], seconds))
             return 0
-        if len(argv) != 1:
-            print("usage: python -m ganctl.report RUN_ROOT | --summary RUN_ROOT [SECONDS]", file=sys.stderr)
+        if len(argv) != 1 or argv[0].startswith("-"):
+            print(usage, file=sys.stderr)
             return 2
         print(write_report(argv[0]))
     except GanctlError as e:

@@ -147,3 +147,17 @@ def test_a_damaged_run_file_is_one_line_naming_it(tmp_path, capsys, name, summar
     assert rc == 3, err
     assert err.count("\n") == 1 and str(tmp_path / name) in err and "Traceback" not in err
     assert (tmp_path / "report.md").read_text() == "earlier report\n"
+
+
+@pytest.mark.parametrize("argv", [[], ["--summary"], ["--summary", "r", "ten"], ["--summary", "r", "1", "2"],
+                                  ["--help"], ["a", "b"]])
+def test_report_usage_errors_exit_2(tmp_path, capsys, monkeypatch, argv):
+    """Before, `--summary` alone was taken for a run folder of that name, and a SECONDS that is not a number
+    ended in a traceback."""
+    import ganctl.report as report
+
+    monkeypatch.chdir(tmp_path)
+    assert report.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m ganctl.report") and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
