@@ -5,8 +5,8 @@
 #
 # Most of the budget goes to training (TRAIN_STEPS), so the final grid shows recognisable shapes.
 # Environment knobs: DATA (default sprites; `shapes` is the harder built-in set), DEVICE (default auto),
-# SEED (default 0), TRAIN_STEPS, TRAIN_FLAGS (more `ganctl train` flags, e.g. "--d-width 64": better shapes
-# for twice the training time), FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
+# SEED (default 0), TRAIN_STEPS, TRAIN_FLAGS (more `ganctl train` flags, e.g. "--d-width 64": on average better
+# shapes for twice the training time), FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
 # GANCTL_INCEPTION_WEIGHTS (real FID; without it evaluate uses the
 # labelled randconv proxy), FROM=compress (reuse the search and train folders already in OUT_DIR).
 set -euo pipefail

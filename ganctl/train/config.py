@@ -181,8 +181,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # G's 1e-3. At the same minutes nothing else beat this (seeds 0 / 1, FID-500): decay from 25 % of the run
     # 125.6 / 115.9, batch 128 for 1,500 steps 133.3 / 110.4, D width 48 for 1,900 steps 122.3 / 123.7, D width
     # 64 for 1,400 steps 164.3 / 134.9. D width 64 for the full 2,600 steps scored 95.2 / 67.8 / 69.4 at seeds
-    # 0 / 1 / 2 (KID 0.074 / 0.045 / 0.051) but trains 1.9x as long, past the main job's 10 minutes (the
-    # pipeline's TRAIN_FLAGS="--d-width 64" runs it). Tests override --steps and widths.
+    # 0 / 1 / 2 (KID 0.074 / 0.045 / 0.051; one thread each) but trains 1.9x as long: the main job with it
+    # (pipeline TRAIN_FLAGS="--d-width 64", 2 threads, seed 0) took 718 s and scored 111.9. Tests override
+    # --steps and widths.
     "tiny": dict(
         data="sprites",
         genotype="mmd-adversarialnas-cifar10",
