@@ -25,7 +25,6 @@ from ganctl.recipe import (  # noqa: F401 - the choice tuples are re-exported fo
     Recipe,
     apply_preset,
     upgrade_keys,
-    upgrade_saved,
 )
 
 D_NORMS = ("sn", "bssn")
@@ -328,16 +327,22 @@ def resume_config(saved: dict[str, Any], overrides: dict[str, Any], allow_change
     return TrainConfig.from_dict(merged)
 
 
-# Fields added after ganctl 0.1.0, with the behaviour 0.1.0 had: a run it started can still be resumed.
-ADDED_AFTER_0_1_0 = {f.name: f.default for f in dataclasses.fields(TrainConfig)
-                     if f.name in ("bound_increment", "ema_warmup", "d_forward", "metric", "inception_weights",
-                                   "compile_mode", "lr_decay_start")}
+# Fields added after ganctl 0.1.0, by generation (oldest first), with the behaviour the files without them had:
+# a run an older ganctl started can still be resumed. The rates were constant before lr_decay_start existed.
+ADDED_GENERATIONS: tuple[dict[str, Any], ...] = (
+    {f.name: f.default for f in dataclasses.fields(TrainConfig)
+     if f.name in ("bound_increment", "ema_warmup", "d_forward", "metric", "inception_weights", "compile_mode")},
+    {"lr_decay_start": NO_DECAY},
+)
+ADDED_AFTER_0_1_0 = {k: v for generation in ADDED_GENERATIONS for k, v in generation.items()}
 
 
 def load_saved(out: str) -> dict[str, Any]:
     """A train run's config.json, checked and validated (exit 3 naming the file when it is not right); one
-    written by ganctl 0.1.0 (without the fields added since) or with legacy keys is brought up to date."""
-    return load_saved_config(out, TrainConfig, validate, added=(ADDED_AFTER_0_1_0,), upgrade=upgrade_saved)
+    written by an older ganctl (without the fields added since) is brought up to date. No train config.json
+    was ever written with legacy keys, so one that has them is hand-edited: not upgraded (its missing recipe
+    fields would be filled with defaults the run may not have used)."""
+    return load_saved_config(out, TrainConfig, validate, added=ADDED_GENERATIONS)
 
 
 def from_flags(values: dict[str, Any], *, preset: str | None, resume: str | None, allow_change: list[str],

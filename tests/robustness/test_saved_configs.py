@@ -17,7 +17,7 @@ from ganctl.io.checkpoint import load_checkpoint, restoring, save_checkpoint
 from ganctl.io.configfile import load_saved_config
 from ganctl.search.config import SearchConfig
 from ganctl.search.config import load_saved as load_saved_search
-from ganctl.train.config import TrainConfig, resolve_config
+from ganctl.train.config import ADDED_GENERATIONS, TrainConfig, resolve_config
 from ganctl.train.config import load_saved as load_saved_train
 from ganctl.train.config import validate as validate_train
 
@@ -35,7 +35,7 @@ KINDS = {
     "compress": (load_saved_compress, lambda: dataclasses.asdict(CompressConfig(artifact="a", out="x"))),
 }
 # a dropped key that is a whole generation of fields, the newest, reads as an older file, rightly
-OLDER_FILE_KEYS = {"compress": set(ADDED_SINCE_FIRST[-1])}
+OLDER_FILE_KEYS = {"compress": set(ADDED_SINCE_FIRST[-1]), "train": set(ADDED_GENERATIONS[-1])}
 
 
 @PROPS
