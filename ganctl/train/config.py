@@ -278,17 +278,9 @@ def validate(cfg: TrainConfig) -> None:
         need(cfg.batch_size >= 2, "the MMD loss needs --batch-size >= 2")
 
 
-def canonical(values: dict[str, Any]) -> dict[str, Any]:
-    """`values` with one spelling per meaning, as TrainConfig builds them (older files: lr_decay_start null = 1)."""
-    if "lr_decay_start" in values and values["lr_decay_start"] is None:
-        return {**values, "lr_decay_start": NO_DECAY}
-    return values
-
-
 def config_changes(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Keys whose values differ between the saved run and the requested one (compared as TrainConfig spells
-    them, so an older file's spelling of the same value is no change)."""
-    saved, new = canonical(saved), canonical(new)
+    """Keys whose values differ between the saved run and the requested one (`saved` as `load_saved` returns
+    it: spelled as TrainConfig builds it, so an older file's spelling of the same value is no change)."""
     keys = sorted(set(saved) | set(new))
     return [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)]
 
@@ -341,8 +333,11 @@ def load_saved(out: str) -> dict[str, Any]:
     """A train run's config.json, checked and validated (exit 3 naming the file when it is not right); one
     written by an older ganctl (without the fields added since) is brought up to date. No train config.json
     was ever written with legacy keys, so one that has them is hand-edited: not upgraded (its missing recipe
-    fields would be filled with defaults the run may not have used)."""
-    return load_saved_config(out, TrainConfig, validate, added=ADDED_GENERATIONS)
+    fields would be filled with defaults the run may not have used). The values come back as TrainConfig builds
+    them (one spelling per meaning: an older file's lr_decay_start null is 1), so comparisons with a new config
+    see only real changes."""
+    saved = load_saved_config(out, TrainConfig, validate, added=ADDED_GENERATIONS)
+    return TrainConfig.from_dict(saved).to_dict()
 
 
 def from_flags(values: dict[str, Any], *, preset: str | None, resume: str | None, allow_change: list[str],
