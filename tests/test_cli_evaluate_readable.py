@@ -42,7 +42,11 @@ def test_data_defaults_to_the_recorded_data_and_pr_is_in_json(shapes_artifact, t
     assert res.exit_code == 0, res.output
     line = json.loads(res.output.strip().splitlines()[-1])
     saved = json.loads((tmp_path / "ev" / "metrics.json").read_text())
-    assert saved["data"]["name"] == "shapes" and "warning" not in res.output
+    assert saved["data"]["name"] == "shapes" and "trained on" not in res.output  # no data-mismatch warning
+    # 48 samples, 96 references, 256 randconv dimensions: the small-sample warning, printed and in both JSONs
+    assert saved["warnings"] == line["warnings"] and len(saved["warnings"]) == 1
+    assert saved["warnings"][0].startswith("fid48_train_randconv_proxy: 48 generated samples and 96 reference")
+    assert "warning: fid48_train_randconv_proxy" in res.output
     row = saved["artifacts"][0]
     pr_name = next(n for n in row["metrics"] if n.startswith("pr"))
     got = line["metrics"][row["name"]][pr_name]

@@ -36,7 +36,12 @@ def test_run_scores_writes_and_refuses_a_second_write(artifact, tmp_path, monkey
     assert done.path == tmp_path / "ev" / "metrics.json"
     assert json.loads(done.path.read_text()) == json.loads(json.dumps(done.result))
     assert done.result["data"]["name"] == "shapes"  # from the artifact's provenance: data=None
-    assert seen["note"] == [] and len(seen["header"]) == 1 and seen["header"][0][0] == "1 artifact(s), 32 px"
+    # 40 samples and 60 reference images for randconv's 256 feature dimensions: one warning, in the file and shown
+    assert done.result["warnings"] == [
+        "fid40_train_randconv_proxy: 40 generated samples and 60 reference images for 256 feature dimensions; the "
+        "FID is biased upward and compares only with FIDs of the same counts (use at least 256)"]
+    assert seen["note"] == [f"warning: {w}" for w in done.result["warnings"]]
+    assert len(seen["header"]) == 1 and seen["header"][0][0] == "1 artifact(s), 32 px"
     row = done.result["artifacts"][0]
     assert row["path"] == str(path) and row["params"] == sum(p.numel() for p in G.parameters())
     # independent check: the same extractor on the hand-generated images and the first 60 reference images
@@ -81,3 +86,24 @@ def test_short_names():
 
     assert short_names([Path("runs/a/generator.safetensors"), Path("x/a/generator.safetensors")]) == [
         "runs/a", "x/a"]
+
+
+def test_fid_from_enough_images_or_kid_alone_gives_no_small_sample_warning(artifact, tmp_path, monkeypatch):
+    """The warning's threshold is the extractor's feature dimension (randconv: 256), on either side; KID is
+    unbiased at any count, so it never warns."""
+    monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
+    path, _ = artifact
+    notes: list[str] = []
+
+    def run(metrics, n, n_ref, out):
+        cfg = EvaluateConfig(artifacts=[path], metrics=metrics, num_samples=n, num_reference=n_ref,
+                             extractor="randconv", batch_size=64, precision="fp32", cost="none", out=tmp_path / out,
+                             device="cpu", seed=0)
+        return ganctl.evaluate.run(cfg, EvaluateHooks(note=notes.append)).result
+
+    assert "warnings" not in run(["fid", "kid"], 256, 256, "enough") and notes == []
+    assert "warnings" not in run(["kid"], 20, 30, "kid") and notes == []
+    short_ref = run(["fid"], 256, 255, "short_ref")["warnings"]
+    assert short_ref == ["fid256_train_randconv_proxy: 255 reference images for 256 feature dimensions; the FID is "
+                         "biased upward and compares only with FIDs of the same counts (use at least 256)"]
+    assert notes == [f"warning: {short_ref[0]}"]

@@ -137,6 +137,8 @@ def command(  # size: Typer declares one parameter per flag
             "metrics": {r["name"]: {k: metric_value(v) for k, v in r["metrics"].items()}
                         for r in done.result["artifacts"]},
         }
+        if "warnings" in done.result:
+            reply["warnings"] = done.result["warnings"]
         if "reference_points" in done.result:
             reply["reference_points"] = {k: done.result["reference_points"][k] for k in ("floor", "ceiling")}
         return reply

@@ -222,6 +222,7 @@ def evaluate_artifacts(
     }
     if fallback:
         protocol_common["fallback"] = fallback
+    warnings = small_sample_warnings(requests, ext, ref.record["count"] if ref else None)
     scorer = _Run(requests, ext, ref, dev, precision, req.batch_size, log, progress)
     results = []
     for name, G, info in generators:
@@ -230,7 +231,27 @@ def evaluate_artifacts(
         if mode != "none":
             result["cost"] = _cost(G, dev, precision, mode, req.cost_batch_size or req.batch_size)
         results.append(result)
-    return {"format": "ganctl.metrics", "version": 1, "protocol": protocol_common, "artifacts": results}
+    out = {"format": "ganctl.metrics", "version": 1, "protocol": protocol_common, "artifacts": results}
+    if warnings:
+        out["warnings"] = warnings
+    return out
+
+
+def small_sample_warnings(requests: list[MetricRequest], ext: Extractor, reference_count: int | None) -> list[str]:
+    """FID from fewer images than feature dimensions: the covariance estimate is rank-deficient, so the score
+    is biased upward by an amount that depends on the count (Chong & Forsyth 2020, "Effectively unbiased FID"):
+    such FIDs compare only with FIDs of the same counts. KID is unbiased and gets no warning."""
+    out, feature_dim = [], ext.feature_dim
+    for r in requests:
+        if r.kind != "fid":
+            continue
+        short = [f"{n:,} {what}" for n, what in ((r.num_samples, "generated samples"),
+                                                 (reference_count, "reference images"))
+                 if n is not None and n < feature_dim]
+        if short:
+            out.append(f"{r.name(ext.name)}: {' and '.join(short)} for {feature_dim:,} feature dimensions; the FID is "
+                       f"biased upward and compares only with FIDs of the same counts (use at least {feature_dim:,})")
+    return out
 
 
 def _reference_for(requests: list[MetricRequest], data: ImageDataLike, ext: Extractor, req: EvalRequest,

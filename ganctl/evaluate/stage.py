@@ -111,6 +111,8 @@ def run(cfg: EvaluateConfig, hooks: EvaluateHooks | None = None) -> EvaluateOutc
         check_target(target, cfg.force)  # again, now that no one else can write here
         req = _request(cfg, weights, dev)
         result = _score(cfg, req, loaded, d, hooks)
+        for warning in result.get("warnings", []):
+            hooks.note(f"warning: {warning}")
         if cfg.reference_points:
             result["reference_points"] = _reference_points(req, data_name, d, cfg.seed, hooks)
         atomic_write_json(target, result)
