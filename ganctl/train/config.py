@@ -181,8 +181,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 125.6 / 115.9, batch 128 for 1,500 steps 133.3 / 110.4, D width 48 for 1,900 steps 122.3 / 123.7, D width
     # 64 for 1,400 steps 164.3 / 134.9. D width 64 for the full 2,600 steps scored 95.2 / 67.8 / 69.4 at seeds
     # 0 / 1 / 2 (KID 0.074 / 0.045 / 0.051; one thread each) but trains 1.9x as long: the main job with it
-    # (pipeline TRAIN_FLAGS="--d-width 64", 2 threads, seed 0) took 718 s and scored 111.9. Tests override
-    # --steps and widths.
+    # (pipeline TRAIN_FLAGS="--d-width 64", 2 threads, seed 0) took 718 s and scored 111.9. D width 48 for
+    # 2,600 steps scored 103.8 at seed 1 but steps 1.4x as long. Simpler data did worse (seed 0, same sprites
+    # with 3 colours: 131.5; 3 colours, no rotation, fixed background, larger shapes: 184.6): G dropped green.
+    # bf16 autocast steps 1.35x (D 32) / 1.45x (D 64) as fast as fp32 on this CPU (AVX512-BF16) but D width 64
+    # for 2,600 steps in bf16 scored 123.9 / 82.9 (seeds 0 / 1) against fp32's 95.2 / 67.8, so CPU training stays
+    # fp32; 2 gloo processes of one thread (torchrun, same maths) ran no faster than one of two threads (D 32:
+    # 384 against 514 img/s). Tests override --steps and widths.
     "tiny": dict(
         data="sprites",
         genotype="mmd-adversarialnas-cifar10",
