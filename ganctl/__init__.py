@@ -79,7 +79,12 @@ def train(
     not given come from `preset`. With `resume=True` the saved config of `out` is used and `options`
     may only change what `allow_change=[...]` names.
     """
-    from ganctl.train.config import load_saved, resolve_config, resume_config  # lazy: `import ganctl` loads no stage
+    from ganctl.train.config import (  # lazy: `import ganctl` loads no stage
+        load_saved,
+        resolve_config,
+        resume_config,
+        training_precision,
+    )
     from ganctl.train.loop import train as _train  # lazy: `import ganctl` loads no torch
 
     allow_change = list(options.pop("allow_change", None) or [])
@@ -87,10 +92,7 @@ def train(
     if resume:
         cfg = resume_config(load_saved(str(out)), values, allow_change)
     else:
-        if values.get("precision") in (None, "auto"):
-            from ganctl.runtime import resolve_device, resolve_precision  # lazy: `import ganctl` loads no torch
-
-            values["precision"] = resolve_precision("auto", resolve_device(values.get("device") or "auto"))
+        values["precision"] = training_precision(values)
         cfg = resolve_config(preset, values)
     return _train(cfg, resume=resume, force=force)
 

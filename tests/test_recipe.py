@@ -155,3 +155,22 @@ def test_a_bad_recipe_override_fails_before_the_run_folder(parent, tmp_path):
                                 finetune_steps=2, batch_size=8, data="shapes", device="cpu", bound_lower=32.0),
                  Hooks(quality=lambda g: 1.0, quality_name="stand_in"))
     assert not out.exists()
+
+
+def test_the_cli_and_the_api_resolve_trainings_auto_precision_the_same_way(tmp_path):
+    """One resolver (train.config.training_precision) for `ganctl train` and `ganctl.train`: "auto" or nothing
+    becomes the device's precision (fp32 on the CPU), an explicit choice is kept for TrainConfig to check."""
+    from ganctl.runtime import resolve_precision
+    from ganctl.train.config import from_flags, training_precision
+
+    cpu = resolve_precision("auto", "cpu")
+    assert cpu == "fp32"
+    assert [training_precision({"device": "cpu", **p}) for p in ({}, {"precision": "auto"}, {"precision": None})] \
+        == [cpu] * 3
+    assert training_precision({"device": "cpu", "precision": "bf16"}) == "bf16"
+    cfg = from_flags({"out": str(tmp_path / "r"), "device": "cpu", "precision": "auto"}, preset="tiny", resume=None,
+                     allow_change=[], preset_given=True, need_out=True)
+    assert cfg.precision == cpu
+    with pytest.raises(UsageError, match="precision"):
+        from_flags({"out": str(tmp_path / "r"), "device": "cpu", "precision": "fp16"}, preset="tiny", resume=None,
+                   allow_change=[], preset_given=True, need_out=True)

@@ -366,9 +366,16 @@ def from_flags(values: dict[str, Any], *, preset: str | None, resume: str | None
         raise UsageError("--out DIR is required (or --resume DIR)")
     if allow_change:
         raise UsageError("--allow-change only applies with --resume")
-    if values.get("precision") in (None, AUTO):
-        from ganctl.runtime import resolve_device, resolve_precision  # lazy: loads torch; config stays torch-free
-
-        values["precision"] = resolve_precision(AUTO, resolve_device(values.get("device") or "auto"))
+    values["precision"] = training_precision(values)
     values["out"] = values.get("out") or ""
     return resolve_config(preset or DEFAULT_PRESET, values)
+
+
+def training_precision(values: dict[str, Any]) -> str:
+    """The precision a new run trains in: the one given, or "auto" (or none) resolved for its device
+    (runtime.resolve_precision); a bad value is kept here and refused by TrainConfig's checks."""
+    if values.get("precision") not in (None, AUTO):
+        return values["precision"]
+    from ganctl.runtime import resolve_device, resolve_precision  # lazy: loads torch; config stays torch-free
+
+    return resolve_precision(AUTO, resolve_device(values.get("device") or "auto"))
