@@ -270,11 +270,19 @@ class _ApiFunction:
         return importlib.import_module(self._module)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):  # inspect/help/pickle probe dunders: never a submodule
+            raise AttributeError(name)
         module = self._target()
         try:
             return getattr(module, name)
         except AttributeError:
+            pass
+        try:
             return importlib.import_module(f"{self._module}.{name}")  # a not-yet-imported submodule
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{self._module}.{name}":
+                raise  # the submodule exists but imports something missing: that error is the user's news
+            raise AttributeError(f"{self._module!r} has no attribute {name!r}") from None
 
     def __repr__(self) -> str:
         return f"<ganctl function {self.__wrapped__.__name__} (subpackage {self._module})>"

@@ -55,6 +55,18 @@ def test_cli_help_and_stage_names_stay_light():
     assert out == ["True", "ganctl.evaluate.stage", "ganctl.sample.stage", "True"]
 
 
+def test_api_functions_introspect_like_functions():
+    """help(), inspect.signature and IDEs probe dunders; a missing name is an AttributeError, not an import error."""
+    import inspect
+
+    for name in ("search", "train", "compress", "evaluate", "sample", "export"):
+        func = getattr(ganctl, name)
+        params = inspect.signature(func).parameters
+        assert list(params) == list(inspect.signature(func.__wrapped__).parameters) and params
+        assert not hasattr(func, "no_such_submodule")
+    assert ganctl.train.loop.__name__ == "ganctl.train.loop"  # the subpackage still resolves
+
+
 def test_load_and_sample_match_a_hand_computation(artifact, tmp_path):
     G = ganctl.load_generator(artifact)
     assert G.latent_dim == 12 and G.artifact.provenance["data"] == "shapes" and not G.training
