@@ -1,5 +1,7 @@
 """Train-step speed: one D call on cat(real, fake) ("joint", the -fast presets) vs two calls
 ("separate", the paper's code and the paper presets), in the same run, interleaved repeats, medians.
+A third arm, "joint-1call", makes the G step's D call on cat(real, fake) too (as ganctl did before
+the G step scored real without autograd): the same maths, with a backward pass through D for real.
 
     python bench/d_forward.py                                  # cifar10-large sizes, batch 128 (GPU)
     python bench/d_forward.py --preset tiny --batch-size 16 --device cpu
@@ -19,12 +21,20 @@ from ganctl.train.config import resolve_config
 from ganctl.train.loop import build_models
 
 
-def make_step(cfg, device: torch.device, d_forward: str) -> GANStep:
+class OneCallGStep(GANStep):
+    """The baseline G step: real and fake through the frozen D in one call, backward over both halves."""
+
+    def _d_outputs(self, d, real, fake, *, d_frozen=False):
+        return super()._d_outputs(d, real, fake)
+
+
+def make_step(cfg, device: torch.device, arm: str) -> GANStep:
     torch.manual_seed(0)
     G, D = build_models(cfg)
     G, D = G.to(device), D.to(device)
     mods = StepModules(G, D, G, G, D, D)
-    return GANStep(mods, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.0, 0.9)),
+    d_forward = "separate" if arm == "separate" else "joint"
+    return (OneCallGStep if arm == "joint-1call" else GANStep)(mods, torch.optim.Adam(G.parameters(), 2e-4, betas=(0.0, 0.9)),
                    torch.optim.Adam(D.parameters(), 2e-4, betas=(0.0, 0.9)),
                    Recipe(loss="mmd", bound_lower=0.25, mmd_modified_weight=1e-4, dgl_weight=0.0, precision="fp32",
                           d_forward=d_forward), device=device, world=World())
@@ -41,7 +51,7 @@ def main() -> None:
     over = {"batch_size": args.batch_size} if args.batch_size else {}
     cfg = resolve_config(args.preset, over)
     device = torch.device(args.device)
-    steps = {mode: make_step(cfg, device, mode) for mode in ("joint", "separate")}
+    steps = {arm: make_step(cfg, device, arm) for arm in ("joint", "joint-1call", "separate")}
     real = torch.rand(cfg.batch_size, 3, cfg.resolution, cfg.resolution, device=device) * 2 - 1
 
     def run(step: GANStep, n: int) -> float:
@@ -66,8 +76,10 @@ def main() -> None:
     print(f"device {device}, preset {args.preset}, batch {cfg.batch_size}, fp32, {args.steps} steps x "
           f"{args.repeats} repeats (medians)")
     for mode, t in med.items():
-        print(f"  {mode:8s} {args.steps * cfg.batch_size / t:9.1f} img/s")
+        print(f"  {mode:11s} {args.steps * cfg.batch_size / t:9.1f} img/s")
     print(f"joint / separate speed ratio: {med['separate'] / med['joint']:.2f}x")
+    print(f"joint / joint-1call speed ratio (G step without backward through D for real): "
+          f"{med['joint-1call'] / med['joint']:.2f}x")
 
 
 if __name__ == "__main__":

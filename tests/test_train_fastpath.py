@@ -102,25 +102,57 @@ def test_separate_d_forward_doubles_the_power_iterations():
     """With spectral norm the two modes are different maths: each D call advances the SN vectors."""
     G, D = _tiny_models()
     counts = {}
+    n_sn = sum(isinstance(m, SpectralScale) for m in D.modules())
+    assert n_sn > 0
     for mode in ("joint", "separate"):
         d = copy.deepcopy(D)
         n = 0
+        original = SpectralScale.power_iteration
 
-        def count(*_):
+        def counting(self, weight, k=1, original=original):
             nonlocal n
-            n += 1
+            n += k
+            return original(self, weight, k)
 
-        handles = [m.register_forward_hook(count) for m in d.modules() if isinstance(m, SpectralScale)]
-        n_sn = len(handles)
-        assert n_sn > 0
-        step = _step(copy.deepcopy(G), d, mode)
-        real, z = torch.rand(8, 3, 32, 32) * 2 - 1, torch.randn(8, 12)
-        step.d_step(real, z)
-        step.g_step(real, z)
+        SpectralScale.power_iteration = counting
+        try:
+            step = _step(copy.deepcopy(G), d, mode)
+            real, z = torch.rand(8, 3, 32, 32) * 2 - 1, torch.randn(8, 12)
+            step.d_step(real, z)
+            step.g_step(real, z)
+        finally:
+            SpectralScale.power_iteration = original
         counts[mode] = n / n_sn
-        for h in handles:
-            h.remove()
     assert counts == {"joint": 2, "separate": 4}
+
+
+def test_joint_g_step_equals_one_call_on_real_and_fake_without_backward_through_real():
+    """The G step scores real without autograd and fake with the same σ: the same loss, G gradients and SN vectors
+    as one D call on cat(real, fake), but D's backward sees only the fake half."""
+    torch.manual_seed(0)
+    G, D = _tiny_models()
+    real, z = torch.rand(8, 3, 32, 32) * 2 - 1, torch.randn(8, 12)
+    g_ref, d_ref = copy.deepcopy(G), copy.deepcopy(D)
+    d_ref.requires_grad_(False)
+    out = d_ref(torch.cat([real, g_ref(z)]))  # one call: one power iteration, one σ for both halves
+    from ganctl.core import losses
+
+    ref = losses.mmd_g_loss(out[:8], out[8:])
+    ref.backward()
+
+    seen: list[int] = []
+    first_conv = next(m for m in D.modules() if isinstance(m, nn.Conv2d))
+    first_conv.register_full_backward_hook(lambda mod, gin, gout: seen.append(gout[0].shape[0]))
+    step = _step(G, D)
+    got = step.g_step(real, z)
+    assert float(got) == pytest.approx(float(ref.detach()), rel=1e-5)
+    got_grad = torch.cat([p.grad.flatten() for p in G.parameters()])
+    ref_grad = torch.cat([p.grad.flatten() for p in g_ref.parameters()])
+    # the same sums in another order (D runs on 8 images, not 16): equal up to float32 rounding
+    assert float((got_grad - ref_grad).norm()) <= 1e-5 * float(ref_grad.norm())
+    for (key, a), b in zip(D.state_dict().items(), d_ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7, msg=key)  # SN vectors advanced once, as one call
+    assert seen == [8]  # the backward through D ran over the 8 fakes, not 16 images
 
 
 def test_separate_d_forward_matches_two_calls_in_order():

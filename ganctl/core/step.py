@@ -1,7 +1,8 @@
 """The MMD-GAN (or hinge) train step: the method owns its step, the loop only schedules.
 
-Speed path: one D forward over cat(real, fake) per D and G step (`d_forward="joint"`), D frozen
-in the G step (no D weight-gradients are computed there), autocast (bf16) around the networks
+Speed path: one D forward over cat(real, fake) per D step and one power iteration per G step
+(`d_forward="joint"`), D frozen in the G step (no D weight-gradients are computed there, and no
+backward pass through D for the real images, which are scored without autograd), autocast (bf16) around the networks
 while the losses cast to fp32 themselves, and no host syncs: the losses are accumulated on the
 device and the first non-finite step is recorded on the device too.
 
@@ -21,6 +22,7 @@ from torch import nn
 
 from ganctl.core import losses
 from ganctl.core.ddp import gather
+from ganctl.nn.spectral import power_iteration_paused
 from ganctl.recipe import DEFAULTS, Recipe
 from ganctl.runtime import World, precision_autocast, resolve_precision
 
@@ -70,19 +72,27 @@ class GANStep:
         return precision_autocast(self.device, self.precision)
 
     def _d_outputs(
-        self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor
+        self, d: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, d_frozen: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """D outputs for real and fake, gathered across ranks (global-batch loss).
 
-        joint: one forward over cat(real, fake) (half the launches, one power iteration);
-        separate: two forwards, real first (the reference code's order).
+        joint: one forward over cat(real, fake) (half the launches, one power iteration); with D frozen (the G
+        step) the real half carries no gradient, so it is scored without autograd and fake then with the same
+        σ (power iteration paused): the same maths as the one call, without a backward pass through D for the
+        real images. separate: two forwards, real first (the reference code's order).
         """
         fmt = self.memory_format
+        fake = fake.to(real.dtype)
         if self.d_forward == "separate":
             r = d(real.contiguous(memory_format=fmt)).float()
-            f = d(fake.to(real.dtype).contiguous(memory_format=fmt)).float()
+            f = d(fake.contiguous(memory_format=fmt)).float()
+        elif d_frozen:
+            with torch.no_grad():
+                r = d(real.contiguous(memory_format=fmt)).float()
+            with power_iteration_paused(d):
+                f = d(fake.contiguous(memory_format=fmt)).float()
         else:
-            out = d(torch.cat([real, fake.to(real.dtype)]).contiguous(memory_format=fmt)).float()
+            out = d(torch.cat([real, fake]).contiguous(memory_format=fmt)).float()
             r, f = out[: real.shape[0]], out[real.shape[0] :]
         return gather(r, self.world), gather(f, self.world)
 
@@ -100,7 +110,7 @@ class GANStep:
         """(total loss, teacher term or None); D's parameters must be frozen by the caller."""
         with self.autocast():
             fake = self.m.g_train(z)
-            r, f = self._d_outputs(self.m.d_frozen, real, fake)
+            r, f = self._d_outputs(self.m.d_frozen, real, fake, d_frozen=True)
         total = losses.g_loss(self.loss, r, f)
         term = None
         if self.m.teacher is not None and self.dgl_weight > 0:

@@ -13,6 +13,9 @@ iteration happens per forward in training mode, none in eval mode.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -151,3 +154,17 @@ def effective_weight(module: nn.Module) -> torch.Tensor:
     if param is None:
         return module.weight.detach().clone()
     return param.normalise(module.parametrizations.weight.original).detach()
+
+
+@contextlib.contextmanager
+def power_iteration_paused(module: nn.Module) -> Iterator[None]:
+    """Inside, every SN layer of ``module`` normalises with its current vectors and does not iterate, even in
+    training mode: a second forward in the same step then uses the same σ as the first, as one call would."""
+    paused = [m for m in module.modules() if isinstance(m, SpectralScale) and m.training]
+    for m in paused:
+        m.training = False
+    try:
+        yield
+    finally:
+        for m in paused:
+            m.training = True
