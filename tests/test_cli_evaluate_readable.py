@@ -56,12 +56,17 @@ def test_data_defaults_to_the_recorded_data_and_pr_is_in_json(shapes_artifact, t
     assert row["cost"]["mode"] == "quick" and row["cost"]["throughput_batch_size"] == 16
 
 
-def test_mismatched_data_is_warned_about(tmp_path):
+@pytest.mark.parametrize("quiet", [[], ["--quiet"]])
+def test_mismatched_data_is_warned_about(tmp_path, quiet):
+    """Warnings change what a number means: --quiet hides the tables and notes, never them."""
     art = _save(tmp_path / "g.safetensors", {"data": "npz:/elsewhere/train.npz"})
     res = runner.invoke(app, ["evaluate", str(art), "--data", "shapes", *BASE, "--no-cost",
-                              "--out", str(tmp_path / "ev")])
+                              "--out", str(tmp_path / "ev"), *quiet])
     assert res.exit_code == 0, res.output
-    assert "trained on npz:/elsewhere/train.npz, evaluating against shapes" in res.output
+    text = " ".join(res.output.split())  # Rich wraps at the terminal width
+    assert f"warning: {art} was trained on npz:/elsewhere/train.npz, evaluating against shapes" in text
+    assert "warning: fid48_train_randconv_proxy: 48 generated samples" in text
+    assert ("done in" in text) is not bool(quiet)  # the rest does follow --quiet
 
 
 def test_artifacts_on_different_data_need_an_explicit_reference(tmp_path):

@@ -28,8 +28,8 @@ def _fid64(mu1, s1, mu2, s2):
 def test_run_scores_writes_and_refuses_a_second_write(artifact, tmp_path, monkeypatch):
     monkeypatch.setenv("GANCTL_CACHE", str(tmp_path / "cache"))
     path, G = artifact
-    seen: dict[str, list] = {"header": [], "note": []}
-    hooks = EvaluateHooks(note=seen["note"].append, header=seen["header"].append)
+    seen: dict[str, list] = {"header": [], "note": [], "warn": []}
+    hooks = EvaluateHooks(note=seen["note"].append, warn=seen["warn"].append, header=seen["header"].append)
     cfg = EvaluateConfig(artifacts=[path], metrics=["fid"], num_samples=40, num_reference=60, extractor="randconv",
                          batch_size=16, precision="fp32", cost="none", out=tmp_path / "ev", device="cpu", seed=3)
     done = ganctl.evaluate.run(cfg, hooks)
@@ -40,7 +40,8 @@ def test_run_scores_writes_and_refuses_a_second_write(artifact, tmp_path, monkey
     assert done.result["warnings"] == [
         "fid40_train_randconv_proxy: 40 generated samples and 60 reference images for 256 feature dimensions; the "
         "FID is biased upward and compares only with FIDs of the same counts (use at least 256)"]
-    assert seen["note"] == [f"warning: {w}" for w in done.result["warnings"]]
+    assert seen["warn"] == [f"warning: {w}" for w in done.result["warnings"]]
+    assert seen["note"] == []  # warnings have their own hook (the CLI shows them even with --quiet)
     assert len(seen["header"]) == 1 and seen["header"][0][0] == "1 artifact(s), 32 px"
     row = done.result["artifacts"][0]
     assert row["path"] == str(path) and row["params"] == sum(p.numel() for p in G.parameters())
@@ -99,7 +100,7 @@ def test_fid_from_enough_images_or_kid_alone_gives_no_small_sample_warning(artif
         cfg = EvaluateConfig(artifacts=[path], metrics=metrics, num_samples=n, num_reference=n_ref,
                              extractor="randconv", batch_size=64, precision="fp32", cost="none", out=tmp_path / out,
                              device="cpu", seed=0)
-        return ganctl.evaluate.run(cfg, EvaluateHooks(note=notes.append)).result
+        return ganctl.evaluate.run(cfg, EvaluateHooks(warn=notes.append)).result
 
     assert "warnings" not in run(["fid", "kid"], 256, 256, "enough") and notes == []
     assert "warnings" not in run(["kid"], 20, 30, "kid") and notes == []

@@ -30,7 +30,7 @@ def check_seed_flag(value: int | None) -> int | None:
 
 SeedOpt = Annotated[int, typer.Option("--seed", help="Master seed; per-purpose streams derive from it.",
                                       callback=check_seed_flag)]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or tables (logs still written).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, tables or notes (warnings and logs still written).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logging.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON result as the last line.")]
 
@@ -47,6 +47,11 @@ class Globals:
     def console(self) -> Console:
         # progress and tables go to stderr so stdout stays clean for --json and shell pipelines
         return Console(stderr=True, quiet=self.quiet or not _is_rank_zero())
+
+    @property
+    def warning_console(self) -> Console:
+        """Warnings change what a number means, so --quiet does not hide them (other ranks stay silent)."""
+        return Console(stderr=True, quiet=not _is_rank_zero())
 
 
 def _is_rank_zero() -> bool:

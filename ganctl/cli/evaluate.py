@@ -122,6 +122,7 @@ def command(  # size: Typer declares one parameter per flag
         hooks = EvaluateHooks(
             log=(lambda msg: g.console.log(msg)) if not g.quiet else None,
             note=lambda msg: g.console.print(msg, highlight=False),
+            warn=lambda msg: g.warning_console.print(msg, highlight=False),
             header=lambda parts: header(g.console, "evaluate", parts),
             progress=lambda: progress_bars(g),
         )

@@ -64,7 +64,8 @@ class EvaluateHooks:
     """What a front end sees of a run; the defaults see nothing."""
 
     log: Log | None = None  # step-by-step lines
-    note: Callable[[str], None] = _ignore  # notes and warnings the user should read
+    note: Callable[[str], None] = _ignore  # notes the user should read
+    warn: Callable[[str], None] = _ignore  # warnings: the CLI shows them even with --quiet
     header: Callable[[list[str]], None] = _ignore  # one summary before the long work starts
     progress: Callable[[], AbstractContextManager[Progress | None]] = nullcontext  # bars for the long work
 
@@ -101,7 +102,7 @@ def run(cfg: EvaluateConfig, hooks: EvaluateHooks | None = None) -> EvaluateOutc
     data_name = resolve_data(cfg.data, [info for _, _, info in loaded], hooks.note)
     d = load_data(data_name, root=cfg.data_root, resolution=model_res)
     if cfg.data is not None:
-        warn_data_mismatch(d, [(p, info) for p, _, info in loaded], hooks.note)
+        warn_data_mismatch(d, [(p, info) for p, _, info in loaded], hooks.warn)
     if cfg.out.exists() and not cfg.out.is_dir():
         raise RunDirError("--out exists and is not a folder", cfg.out)
     hooks.header([f"{len(loaded)} artifact(s), {model_res} px", f"data {d.name} ({len(d)} images)",
@@ -112,7 +113,7 @@ def run(cfg: EvaluateConfig, hooks: EvaluateHooks | None = None) -> EvaluateOutc
         req = _request(cfg, weights, dev)
         result = _score(cfg, req, loaded, d, hooks)
         for warning in result.get("warnings", []):
-            hooks.note(f"warning: {warning}")
+            hooks.warn(f"warning: {warning}")
         if cfg.reference_points:
             result["reference_points"] = _reference_points(req, data_name, d, cfg.seed, hooks)
         atomic_write_json(target, result)
@@ -197,15 +198,15 @@ def resolve_data(data: str | None, infos: list, note: Callable[[str], None] = _i
     return "cifar10"
 
 
-def warn_data_mismatch(d: Any, loaded: list, note: Callable[[str], None] = _ignore) -> None:
+def warn_data_mismatch(d: Any, loaded: list, warn: Callable[[str], None] = _ignore) -> None:
     """A reference other than the training data is allowed (transfer), but never silently."""
     for path, info in loaded:
         prov = info.provenance or {}
         name, fingerprint = prov.get("data"), prov.get("data_fingerprint")
         if name is not None and name != d.name:
-            note(f"warning: {path} was trained on {name}, evaluating against {d.name}")
+            warn(f"warning: {path} was trained on {name}, evaluating against {d.name}")
         elif fingerprint is not None and fingerprint != d.fingerprint:
-            note(f"warning: {path} was trained on a different copy or subset of {d.name} (data fingerprints differ)")
+            warn(f"warning: {path} was trained on a different copy or subset of {d.name} (data fingerprints differ)")
 
 
 def _distinct_tails(paths: list[Path]) -> list[str]:
