@@ -87,4 +87,5 @@ def _describe_run(path: Path) -> dict[str, Any]:
     except OSError as e:
         raise InputFileError(f"cannot read the run folder ({e.strerror or e})", path) from e
     return {"path": str(path), "kind": "run", "command": config.get("command"),
-            "finished": bool(status.get("finished")), "last_stats": stats[-1] if stats else None, "files": files}
+            "finished": bool(status.get("finished")), "last_stats": stats[-1] if stats else None, "files": files,
+            "config": config}

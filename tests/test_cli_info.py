@@ -45,3 +45,20 @@ def test_unknown_file_type_is_one_line(tmp_path):
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {readme}: not a ganctl file")
     assert "pickle" not in res.output.lower() and "torch" not in res.output.lower()
+
+
+def test_run_folder_shows_its_settings_from_config_json(tmp_path):
+    """A run folder's table names what was run (preset, data, steps, ...); --json carries the whole config."""
+    run = tmp_path / "run"
+    run.mkdir()
+    config = {"preset": "tiny", "data": "sprites", "resolution": 16, "steps": 2600, "epochs": None,
+              "batch_size": 64, "seed": 3, "lr_g": 0.001}
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "generator.safetensors").write_bytes(b"")
+    res = runner.invoke(app, ["info", str(run)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())  # the table wraps long rows
+    assert "settings preset tiny data sprites resolution 16 steps 2600 batch size 64 seed 3 files" in text  # no None
+    res = runner.invoke(app, ["info", str(run), "--json"])
+    item = json.loads(res.output.strip().splitlines()[-1])["items"][0]
+    assert item["config"] == config and item["command"] is None and item["finished"] is False

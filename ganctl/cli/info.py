@@ -60,6 +60,11 @@ def _count(n: Any) -> str:
     return f"{n:,}" if isinstance(n, int) else str(n)
 
 
+# the settings of a run folder's config.json worth reading first (the whole config is in --json)
+RUN_SETTINGS = ("preset", "method", "data", "resolution", "genotype", "loss", "steps", "epochs", "batch_size",
+                "width", "d_width", "rank", "target_params", "precision", "seed")
+
+
 def rows(d: dict[str, Any]) -> list[tuple[str, str]]:
     """Label/value pairs worth reading first; nested detail stays in --json."""
     kind = d.get("kind", "?")
@@ -77,8 +82,12 @@ def rows(d: dict[str, Any]) -> list[tuple[str, str]]:
                 out.append((key.replace("_", " "), str(prov[key])))
         out.append(("sha256", str(d.get("sha256", ""))[:16] + "…"))
     elif kind == "run":
-        out += [("command", str(d.get("command") or _run_command(d))), ("finished", str(d.get("finished"))),
-                ("files", ", ".join(d.get("files", [])))]
+        out += [("command", str(d.get("command") or _run_command(d))), ("finished", str(d.get("finished")))]
+        config = d.get("config") or {}
+        settings = [f"{key.replace('_', ' ')} {config[key]}" for key in RUN_SETTINGS if config.get(key) is not None]
+        if settings:
+            out.append(("settings", "  ".join(settings)))
+        out.append(("files", ", ".join(d.get("files", []))))
         last = d.get("last_stats") or {}
         if last:
             out.append(("last stats", "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

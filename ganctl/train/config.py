@@ -188,7 +188,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # for 2,600 steps in bf16 scored 123.9 / 82.9 (seeds 0 / 1) against fp32's 95.2 / 67.8, so CPU training stays
     # fp32; 2 gloo processes of one thread (torchrun, same maths) ran no faster than one of two threads (D 32:
     # 384 against 514 img/s). D width 64 at batch 32 steps as fast as this preset but scored 106.6 / 178.0
-    # (seeds 0 / 1) in 2,600 steps. Tests override --steps and widths.
+    # (seeds 0 / 1) in 2,600 steps. At the same cost: BSSN (--d-norm bssn, c 1) 86.2 / 153.9 / 139.1 (seeds 0 / 1 / 2;
+    # mean 126 against the preset's 115), D output 64 instead of 16 129.2 (seed 0). Tests override --steps and widths.
     "tiny": dict(
         data="sprites",
         genotype="mmd-adversarialnas-cifar10",
