@@ -21,8 +21,8 @@ from _common import RefData, build_bench_generator, device_name, sync
 from ganctl.compress import ranks as rk
 from ganctl.compress.decompose import decompose_layer
 from ganctl.compress.plan import select_layers
-from ganctl.core.optim import default_precision
 from ganctl.evaluate import QualityProxy
+from ganctl.runtime import AUTO, resolve_precision
 
 
 def main() -> None:
@@ -43,7 +43,7 @@ def main() -> None:
     probed = dict(list(convs.items())[: args.layers])
     proxy = QualityProxy(RefData(args.probe_samples, int(G.resolution)), n_samples=args.probe_samples,
                          extractor=args.extractor, seed=0, batch_size=min(500, args.probe_samples), device=device,
-                         precision=default_precision(device), use_cache=False)
+                         precision=resolve_precision(AUTO, device), use_cache=False)
     cost = rk.ProbeCost()
     t0 = time.perf_counter()
     rk.ard_search(G, probed, "cp", proxy.score, n_iter=args.fit_iters, cost=cost)

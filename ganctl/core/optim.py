@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from ganctl.errors import UsageError
-from ganctl.recipe import AUTO, COMPILE_MODES
-from ganctl.runtime import resolve_precision
+from ganctl.recipe import COMPILE_MODES
 
 
 def make_adam(
@@ -49,11 +48,6 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     resumed run needs no scheduler state)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
-
-
-def default_precision(device: torch.device) -> str:
-    """bf16 autocast on CUDA (tensor cores; losses still in fp32), fp32 on the CPU."""
-    return resolve_precision(AUTO, device)
 
 
 def resolve_compile(flag: bool | None, device: torch.device) -> bool:
