@@ -40,8 +40,8 @@ fi
 
 # ARD under a parameter budget of 75 %, then 100 fine-tuning steps with output distillation from the dense G
 # (--distill-weight). On this pipeline's generator (16 px, batch 64, 2,600 steps) the decomposed G, at 72 % of
-# the parameters, scored Inception FID-500 113.5 without the fine-tune and 105.1 with it (dense 105.5; FID-1k
-# proxy 0.171 and 0.160, dense 0.160), for about 6 s more. On the earlier 1,800-step preset's generator
+# the parameters, scored Inception FID-500 113.5 without the fine-tune and 103.5 with it (dense 105.5; FID-1k
+# proxy 0.171 and 0.164, dense 0.160), for about 6 s more. On the earlier 1,800-step preset's generator
 # (FID-1k / KID-1k proxy): decomposed 1.45 / 0.0049, 150 GAN steps 1.28 / 0.0041, with --distill-weight 1
 # 0.97 / 0.0022 (dense 1.21 / 0.0041).
 # DGL=1 adds the trained D as DGL teacher.
