@@ -5,8 +5,8 @@
 #
 # Most of the budget goes to training (TRAIN_STEPS), so the final grid shows recognisable shapes.
 # Environment knobs: DATA (default sprites; `shapes` is the harder built-in set), DEVICE (default auto),
-# SEED (default 0), TRAIN_STEPS, TRAIN_FLAGS (more `ganctl train` flags; default "--d-width 48 --precision bf16"
-# on CPUs with bf16 instructions, none elsewhere), FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
+# SEED (default 0), TRAIN_STEPS (default 3,400 on CPUs with bf16 instructions, the preset's 2,600 elsewhere),
+# TRAIN_FLAGS (more `ganctl train` flags; default "--d-width 48 --precision bf16" there, none elsewhere), FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
 # GANCTL_INCEPTION_WEIGHTS (real FID; without it evaluate uses the
 # labelled randconv proxy), FROM=compress (reuse the search and train folders already in OUT_DIR).
 set -euo pipefail
@@ -15,10 +15,13 @@ OUT=${1:-runs/demo}
 DATA=${DATA:-sprites}
 TRAIN_STEPS=${TRAIN_STEPS:-}  # empty: the tiny preset's length
 # On a CPU with native bf16 (AVX512-BF16 or AMX-BF16), D width 48 under bf16 autocast trains as fast as the
-# preset's D width 32 in fp32 and scored Inception FID-500 83.7 against 113.9 (means over seeds 0-4); elsewhere
-# bf16 is emulated and slow, so the preset runs as it is. Setting TRAIN_FLAGS, even empty, overrides this.
+# preset's D width 32 in fp32 and scored Inception FID-500 83.7 against 113.9 (means over seeds 0-4 at the
+# preset's 2,600 steps), and 3,400 steps of it scored 74.2 (seeds 0-3, each lower than at 2,600) for about 400 s
+# of training at 2 threads (the preset: 365 s). Elsewhere bf16 is emulated and slow, so the preset runs as it is. Setting TRAIN_FLAGS, even empty,
+# overrides this choice; TRAIN_STEPS overrides the step count.
 if [ -z "${TRAIN_FLAGS+set}" ] && grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
   TRAIN_FLAGS="--d-width 48 --precision bf16"
+  TRAIN_STEPS=${TRAIN_STEPS:-3400}
 fi
 read -r -a TRAIN_EXTRA <<< "${TRAIN_FLAGS:-}"  # split on spaces like a command line (no quoting)
 # The cell to train: the paper's published searched cell (built in) by default. A 6-step CPU search only
@@ -38,17 +41,18 @@ if [ "$FROM" = search ]; then
 echo "== 1/5 search: differentiable architecture search (AdversarialNAS + MMD) =="
 ganctl search --data "$DATA" --method adversarialnas --preset tiny --out "$OUT/search" --force "${COMMON[@]}" --quiet
 
-echo "== 2/5 train: $GENOTYPE, MMD repulsive loss + PMish, EMA${TRAIN_FLAGS:+ ($TRAIN_FLAGS)} =="
+TRAIN_SHOWN="${TRAIN_STEPS:+--steps $TRAIN_STEPS }${TRAIN_FLAGS:-}"
+echo "== 2/5 train: $GENOTYPE, MMD repulsive loss + PMish, EMA${TRAIN_SHOWN:+ (${TRAIN_SHOWN% })} =="
 [ "$GENOTYPE" = searched ] && GENOTYPE="$OUT/search/genotype.json"
 ganctl train --data "$DATA" --preset tiny --genotype "$GENOTYPE" --out "$OUT/train" --force \
   ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"} "${COMMON[@]}" --quiet
 fi
 
 # ARD under a parameter budget of 75 %, then 100 fine-tuning steps with output distillation from the dense G
-# (--distill-weight). On this pipeline's generator (16 px, batch 64, 2,600 steps, D width 48 in bf16) the
-# decomposed G, at 70 % of the parameters, scored Inception FID-500 96.4 without the fine-tune and 88.4 with it
-# (dense 93.6; FID-1k proxy 0.210 and 0.166, dense 0.157), for about 6 s more; on the D width 32 fp32 one,
-# 113.5 and 103.5 (dense 105.5). On the earlier 1,800-step preset's generator
+# (--distill-weight). On this pipeline's generator (16 px, batch 64, 3,400 steps, D width 48 in bf16) the
+# decomposed G, at 74 % of the parameters, scored Inception FID-500 62.0 without the fine-tune and 62.1 with it
+# (KID-500 0.043 and 0.041; dense 59.3), for about 6 s more; on the 2,600-step one 96.4 and 88.4 (dense 93.6),
+# and on the D width 32 fp32 one 113.5 and 103.5 (dense 105.5). On the earlier 1,800-step preset's generator
 # (FID-1k / KID-1k proxy): decomposed 1.45 / 0.0049, 150 GAN steps 1.28 / 0.0041, with --distill-weight 1
 # 0.97 / 0.0022 (dense 1.21 / 0.0041).
 # DGL=1 adds the trained D as DGL teacher.

@@ -43,7 +43,7 @@ def test_main_job_runs_every_stage_and_picks_the_training_path(tmp_path):
     assert config["steps"] == 3 and config["preset"] == "tiny"
     if _native_bf16():
         assert (config["d_width"], config["precision"]) == (48, "bf16")
-        assert "(--d-width 48 --precision bf16)" in run.stdout
+        assert "(--steps 3 --d-width 48 --precision bf16)" in run.stdout
     else:
         assert (config["d_width"], config["precision"]) == (32, "auto")
     metrics = json.loads((out / "evaluate" / "metrics.json").read_text())

@@ -194,9 +194,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 0.062 / 0.095; one thread each), but the main job with it (2 threads, seed 0: another trajectory) 165.2
     # (proxy FID-1k 0.244 against 0.160), so it stays at 0.9. Over seeds 0-4 (one thread each) this preset scored
     # 105.5 / 141.1 / 99.2 / 100.1 / 123.4 (mean 113.9) and D width 48 in bf16 97.4 / 80.6 / 99.9 / 71.5 / 68.9
-    # (mean 83.7) in the same training time on this AVX512-BF16 CPU (536 against 540 s): examples/pipeline.sh
-    # adds `--d-width 48 --precision bf16` on such CPUs; the preset stays fp32, as bf16 is emulated and slow on
-    # CPUs without bf16 instructions. Tests override --steps and widths.
+    # (mean 83.7) in the same training time on this AVX512-BF16 CPU (536 against 540 s), and for 3,400 steps 83.3 /
+    # 70.2 / 84.6 / 58.8 (seeds 0-3, mean 74.2): examples/pipeline.sh trains that on such CPUs; the preset stays
+    # fp32, as bf16 is emulated and slow on CPUs without bf16 instructions. Tests override --steps and widths.
     "tiny": dict(
         data="sprites",
         genotype="mmd-adversarialnas-cifar10",
