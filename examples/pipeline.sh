@@ -6,9 +6,10 @@
 # Most of the budget goes to training (TRAIN_STEPS), so the final grid shows recognisable shapes.
 # Environment knobs: DATA (default sprites; `shapes` is the harder built-in set), DEVICE (default auto),
 # SEED (default 0), TRAIN_STEPS (default 3,400 on CPUs with bf16 instructions, the preset's 2,600 elsewhere),
-# TRAIN_FLAGS (more `ganctl train` flags; default "--d-width 48 --precision bf16" there, none elsewhere), FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1,
-# GANCTL_INCEPTION_WEIGHTS (real FID; without it evaluate uses the
-# labelled randconv proxy), FROM=compress (reuse the search and train folders already in OUT_DIR).
+# TRAIN_FLAGS (more `ganctl train` flags; default "--d-width 48 --precision bf16" there, none elsewhere),
+# FINETUNE_STEPS (default 100; 0 skips it), DISTILL_WEIGHT (default 1), DGL=1, GANCTL_INCEPTION_WEIGHTS (real
+# FID; without it evaluate uses the labelled randconv proxy), FROM=compress (reuse the search and train folders
+# already in OUT_DIR).
 set -euo pipefail
 
 OUT=${1:-runs/demo}
@@ -17,13 +18,14 @@ TRAIN_STEPS=${TRAIN_STEPS:-}  # empty: the tiny preset's length
 # On a CPU with native bf16 (AVX512-BF16 or AMX-BF16), D width 48 under bf16 autocast trains as fast as the
 # preset's D width 32 in fp32 and scored Inception FID-500 83.7 against 113.9 (means over seeds 0-4 at the
 # preset's 2,600 steps), and 3,400 steps of it scored 74.2 (seeds 0-3, each lower than at 2,600) for about 400 s
-# of training at 2 threads (the preset: 365 s). Elsewhere bf16 is emulated and slow, so the preset runs as it is. Setting TRAIN_FLAGS, even empty,
-# overrides this choice; TRAIN_STEPS overrides the step count.
+# of training at 2 threads (the preset: 365 s). Elsewhere bf16 is emulated and slow, so the preset runs as it
+# is. Setting TRAIN_FLAGS, even empty, overrides this choice; TRAIN_STEPS overrides the step count.
 if [ -z "${TRAIN_FLAGS+set}" ] && grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
   TRAIN_FLAGS="--d-width 48 --precision bf16"
   TRAIN_STEPS=${TRAIN_STEPS:-3400}
 fi
 read -r -a TRAIN_EXTRA <<< "${TRAIN_FLAGS:-}"  # split on spaces like a command line (no quoting)
+TRAIN_ARGS=(${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"})  # beyond the preset
 # The cell to train: the paper's published searched cell (built in) by default. A 6-step CPU search only
 # demonstrates the stage: its cell is close to random and trains to blobs in this budget. `searched`
 # trains the cell just searched instead; any built-in genotype name or genotype.json path works.
@@ -41,11 +43,11 @@ if [ "$FROM" = search ]; then
 echo "== 1/5 search: differentiable architecture search (AdversarialNAS + MMD) =="
 ganctl search --data "$DATA" --method adversarialnas --preset tiny --out "$OUT/search" --force "${COMMON[@]}" --quiet
 
-TRAIN_SHOWN="${TRAIN_STEPS:+--steps $TRAIN_STEPS }${TRAIN_FLAGS:-}"
-echo "== 2/5 train: $GENOTYPE, MMD repulsive loss + PMish, EMA${TRAIN_SHOWN:+ (${TRAIN_SHOWN% })} =="
+SHOWN=${TRAIN_ARGS[*]+"${TRAIN_ARGS[*]}"}
+echo "== 2/5 train: $GENOTYPE, MMD repulsive loss + PMish, EMA${SHOWN:+ ($SHOWN)} =="
 [ "$GENOTYPE" = searched ] && GENOTYPE="$OUT/search/genotype.json"
 ganctl train --data "$DATA" --preset tiny --genotype "$GENOTYPE" --out "$OUT/train" --force \
-  ${TRAIN_STEPS:+--steps "$TRAIN_STEPS"} ${TRAIN_EXTRA[@]+"${TRAIN_EXTRA[@]}"} "${COMMON[@]}" --quiet
+  ${TRAIN_ARGS[@]+"${TRAIN_ARGS[@]}"} "${COMMON[@]}" --quiet
 fi
 
 # ARD under a parameter budget of 75 %, then 100 fine-tuning steps with output distillation from the dense G
